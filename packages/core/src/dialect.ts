@@ -1,0 +1,106 @@
+import type { Kysely } from 'kysely';
+import type { Engine } from './model/schema.js';
+import type { SplitterOptions } from './sql/splitter.js';
+
+/**
+ * What an engine can do; the engine picks its strategy from these flags, never from the engine name.
+ */
+export interface DialectCapabilities {
+  /** DDL can be rolled back: a whole migration runs in one transaction. */
+  transactionalDdl: boolean;
+  /** `CREATE INDEX CONCURRENTLY` or an online equivalent exists. */
+  concurrentIndex: boolean;
+  /** `INSERT ... RETURNING` is available. */
+  returning: boolean;
+  /** `SAVEPOINT` / `ROLLBACK TO SAVEPOINT` work inside a transaction. */
+  savepoints: boolean;
+  /** The server can cancel a statement after a timeout (statement_timeout, max_execution_time). */
+  statementTimeout: boolean;
+}
+
+/** The outcome of one raw statement. */
+export interface QueryResult<R = Record<string, unknown>> {
+  rows: R[];
+  /** Rows inserted, updated or deleted; 0 for statements that change no rows. */
+  rowsAffected: number;
+}
+
+export interface ExecuteOptions {
+  /**
+   * Cancel the statement after this many milliseconds where the server can; dialects that cannot
+   * interrupt a running statement check the elapsed time when it returns and fail then.
+   */
+  timeoutMs?: number;
+}
+
+/**
+ * One pinned database connection. The engine runs every statement of a run on the same connection
+ * so that locks, transactions and session settings hold.
+ */
+export interface Connection {
+  readonly engine: Engine;
+  /** The connection URL with any password removed; safe to print. */
+  readonly displayUrl: string;
+  /** Kysely bound to this one connection. */
+  readonly db: Kysely<object>;
+  execute<R = Record<string, unknown>>(
+    sql: string,
+    params?: readonly unknown[],
+    options?: ExecuteOptions,
+  ): Promise<QueryResult<R>>;
+  close(): Promise<void>;
+}
+
+/** How the engine should treat an error a driver raised. */
+export type ErrorClass = 'transient' | 'constraint' | 'syntax' | 'permission' | 'timeout' | 'unknown';
+
+export interface LockOptions {
+  /** Give up (with `LockTimeoutError`, naming the holder when known) after this long. */
+  timeoutMs: number;
+  /** Recorded as the holder where the dialect can show it to waiters. */
+  holder?: string;
+}
+
+/** Releases a lock taken by `acquireLock`; safe to call twice. */
+export type ReleaseLock = () => Promise<void>;
+
+/** Counts the engine uses to check a step's `expectedChanges`. */
+export interface SchemaObjectCounts {
+  tables: number;
+  indexes: number;
+}
+
+export interface BackupResult {
+  /** A path or URL an operator can restore from. */
+  location: string;
+  bytes?: number;
+}
+
+/**
+ * A database engine. Implemented by `@cmpkg/dialect-*` packages; the engine in core only talks to
+ * this interface.
+ *
+ * @example
+ * import { SqliteDialect } from '@cmpkg/dialect-sqlite';
+ * const dialect = new SqliteDialect();
+ * const conn = await dialect.connect('sqlite:./app.db');
+ * const release = await dialect.acquireLock(conn, 'cmpkg', { timeoutMs: 10_000 });
+ * try { await conn.execute('select 1'); } finally { await release(); await conn.close(); }
+ */
+export interface Dialect {
+  readonly engine: Engine;
+  readonly capabilities: DialectCapabilities;
+  /** The hooks this engine's SQL needs from the one statement splitter in core. */
+  readonly splitter: SplitterOptions;
+  /** Whether this dialect serves a URL (`sqlite:`, `postgres://`, ...). */
+  handles(url: string): boolean;
+  connect(url: string): Promise<Connection>;
+  /** Takes the engine's native migration lock (advisory lock, GET_LOCK, lock file). */
+  acquireLock(conn: Connection, name: string, options: LockOptions): Promise<ReleaseLock>;
+  /** Splits a script into statements with `splitStatements(sql, this.splitter)`. */
+  splitStatements(sql: string): string[];
+  classifyError(err: unknown): ErrorClass;
+  countSchemaObjects(conn: Connection): Promise<SchemaObjectCounts>;
+  /** Makes a restorable copy of the database; absent where the dialect cannot. */
+  backup?(conn: Connection, options: { label: string; directory?: string }): Promise<BackupResult>;
+}
