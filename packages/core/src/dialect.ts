@@ -18,6 +18,15 @@ export interface DialectCapabilities {
   statementTimeout: boolean;
 }
 
+export interface ConnectOptions {
+  /**
+   * Never create or change anything: status, plan, validate and dry runs use this. A SQLite file
+   * that does not exist reads as an empty database instead of being created; servers open a
+   * read-only session.
+   */
+  readOnly?: boolean;
+}
+
 /** The outcome of one raw statement. */
 export interface QueryResult<R = Record<string, unknown>> {
   rows: R[];
@@ -94,7 +103,7 @@ export interface Dialect {
   readonly splitter: SplitterOptions;
   /** Whether this dialect serves a URL (`sqlite:`, `postgres://`, ...). */
   handles(url: string): boolean;
-  connect(url: string): Promise<Connection>;
+  connect(url: string, options?: ConnectOptions): Promise<Connection>;
   /** Takes the engine's native migration lock (advisory lock, GET_LOCK, lock file). */
   acquireLock(conn: Connection, name: string, options: LockOptions): Promise<ReleaseLock>;
   /** Splits a script into statements with `splitStatements(sql, this.splitter)`. */

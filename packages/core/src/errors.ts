@@ -116,7 +116,8 @@ export type PlanErrorCode =
   | 'E_OUT_OF_ORDER'
   | 'E_UNKNOWN_TARGET'
   | 'E_ENGINE_DEPENDENCY'
-  | 'E_UNKNOWN_TRANSFORM';
+  | 'E_UNKNOWN_TRANSFORM'
+  | 'E_TRANSFORM_UNAVAILABLE';
 
 /** The plan cannot be made: the migrations, the history and the target do not fit together. */
 export class PlanError extends CmpkgError {

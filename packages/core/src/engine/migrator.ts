@@ -1,0 +1,682 @@
+import { EventEmitter } from 'node:events';
+import { hostname, userInfo } from 'node:os';
+import semver from 'semver';
+import type { BackupResult, ReleaseLock } from '../dialect.js';
+import { BackupRequiredError, type CmpkgError, InternalError, isCmpkgError } from '../errors.js';
+import { HistoryStore, nowIso } from '../history/history-store.js';
+import { detectDrift, driftError } from '../planner/drift.js';
+import { parseDependency } from '../planner/order.js';
+import { MigrationPlanner } from '../planner/planner.js';
+import { StepRunner } from './step-runner.js';
+import type {
+  AppliedMigrationRecord,
+  Direction,
+  DownOptions,
+  HistoryReport,
+  MigrationRef,
+  MigrationResult,
+  MigrationState,
+  MigrationStatusEntry,
+  MigratorEvents,
+  MigratorOptions,
+  Plan,
+  PlannedMigration,
+  RetryOptions,
+  RunResult,
+  StatusReport,
+  StepJournalRecord,
+  StepResult,
+  UpOptions,
+  ValidationReport,
+} from './types.js';
+
+/** The name of the migration lock; one run at a time per database, whatever the plugin. */
+export const MIGRATION_LOCK_NAME = 'cmpkg';
+
+const DEFAULT_RETRY: Required<RetryOptions> = { attempts: 3, initialDelayMs: 200, maxDelayMs: 5_000 };
+
+interface HistoryState {
+  history: AppliedMigrationRecord[];
+  journal: StepJournalRecord[];
+}
+
+type PlanOptions = (UpOptions & { direction?: 'up' }) | (DownOptions & { direction: 'down' });
+
+const toCmpkgError = (err: unknown): CmpkgError =>
+  isCmpkgError(err) ? err : new InternalError(err instanceof Error ? err.message : String(err), { cause: err });
+
+function defaultUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
+}
+
+/**
+ * The migration engine. On one pinned connection it takes the dialect's lock, reads the history
+ * once, refuses drift, plans, backs up when required, and runs each migration atomically: in a
+ * transaction (grouped with its neighbours under savepoints, so one commit serves many) when the
+ * engine has transactional DDL and every step is transactional, otherwise step by step with a
+ * journal so a crashed or failed run resumes at the failed step.
+ *
+ * `up` and `down` never throw for migration problems: they return `{ results, error? }` so callers
+ * can report partial progress. `status`, `validate` and `history` throw `CmpkgError`s.
+ *
+ * @example
+ * const conn = await dialect.connect('sqlite:./app.db');
+ * const plugin = await loadPlugin({ dir: './migrations', id: 'app' });
+ * const migrator = new Migrator({ dialect, connection: conn, plugin });
+ * migrator.on('migration:done', (r) => console.log(r.migrationId, r.status));
+ * const { results, error } = await migrator.up();
+ * await conn.close();
+ */
+export class Migrator {
+  readonly #opts: MigratorOptions;
+  readonly #store: HistoryStore;
+  readonly #events = new EventEmitter();
+  readonly #user: string;
+
+  constructor(options: MigratorOptions) {
+    this.#opts = options;
+    this.#store = new HistoryStore(options.connection);
+    this.#user = options.user ?? defaultUser();
+  }
+
+  /** Subscribes to an engine event (`plan`, `migration:start`, `step:done`, `progress`, `migration:done`, `error`). */
+  on<E extends keyof MigratorEvents>(event: E, listener: (payload: MigratorEvents[E]) => void): this {
+    this.#events.on(event, listener);
+    return this;
+  }
+
+  #emit<E extends keyof MigratorEvents>(event: E, payload: MigratorEvents[E]): void {
+    this.#events.emit(event, payload);
+  }
+
+  /** Plans without running anything or taking the lock (what `cmpkg plan` shows). */
+  async plan(options: PlanOptions = {}): Promise<Plan> {
+    const state = await this.#readState();
+    const planner = this.#planner(state);
+    if (options.direction === 'down') return planner.planDown(options);
+    const plan = planner.planUp({ ...this.#upTarget(options), allowOutOfOrder: this.#opts.allowOutOfOrder ?? false });
+    const drift = detectDrift(this.#opts.plugin, state.history, state.journal);
+    for (const d of drift) plan.warnings.push(`drift: ${d.migrationId} changed since it was applied`);
+    return plan;
+  }
+
+  /** Applies pending migrations up to `to` (default `latest`). */
+  async up(options: UpOptions = {}): Promise<RunResult> {
+    return this.#run('up', options.dryRun ?? false, options.reason, (planner, state) => {
+      const drift = detectDrift(this.#opts.plugin, state.history, state.journal);
+      if (drift.length > 0 && !this.#opts.repair) throw driftError(drift);
+      return {
+        plan: planner.planUp({ ...this.#upTarget(options), allowOutOfOrder: this.#opts.allowOutOfOrder ?? false }),
+        repair: this.#opts.repair ? drift : [],
+      };
+    });
+  }
+
+  /** Rolls back applied migrations: the last one by default, `steps`, everything after `to`, or `all`. */
+  async down(options: DownOptions = {}): Promise<RunResult> {
+    return this.#run('down', options.dryRun ?? false, options.reason, (planner) => ({
+      plan: planner.planDown(options),
+      repair: [],
+    }));
+  }
+
+  /** Every migration of the plugin with its state, plus recorded ones whose files are gone. */
+  async status(): Promise<StatusReport> {
+    const state = await this.#readState();
+    const { plugin, dialect, connection } = this.#opts;
+    const planner = this.#planner(state);
+    const records = new Map(
+      state.history.filter((r) => r.pluginId === plugin.id).map((r) => [r.migrationId, r] as const),
+    );
+    const drift = new Set(detectDrift(plugin, state.history, state.journal).map((d) => d.migrationId));
+    const failedStep = new Map<string, string>();
+    for (const j of state.journal) if (j.status === 'failed' && j.direction === 'up') failedStep.set(j.migrationId, j.stepId);
+    const entries: MigrationStatusEntry[] = planner.ordered.map((m) => {
+      const rec = records.get(m.id);
+      let state: MigrationState = rec ? rec.status : 'pending';
+      let reason: string | undefined;
+      if (!rec && !planner.applicable(m)) {
+        state = 'skipped';
+        reason = 'engine';
+      } else if (rec?.status === 'skipped') reason = 'engine';
+      return {
+        pluginId: m.pluginId,
+        id: m.id,
+        version: m.version,
+        name: m.name,
+        state,
+        ...(reason ? { reason } : {}),
+        drift: drift.has(m.id),
+        riskLevel: m.riskLevel,
+        ...(rec
+          ? {
+              appliedAt: rec.appliedAt,
+              appliedBy: rec.appliedBy,
+              executionMs: rec.executionMs,
+              installedRank: rec.installedRank,
+            }
+          : {}),
+        ...(failedStep.has(m.id) && rec?.status !== 'applied' ? { failedStep: failedStep.get(m.id) } : {}),
+      };
+    });
+    const known = new Set(plugin.migrations.map((m) => m.id));
+    for (const rec of records.values()) {
+      if (known.has(rec.migrationId)) continue;
+      entries.push({
+        pluginId: rec.pluginId,
+        id: rec.migrationId,
+        version: rec.version,
+        name: rec.name,
+        state: 'missing',
+        reason: 'file removed',
+        drift: false,
+        appliedAt: rec.appliedAt,
+        appliedBy: rec.appliedBy,
+        executionMs: rec.executionMs,
+        installedRank: rec.installedRank,
+      });
+    }
+    const counts: Record<MigrationState, number> = { applied: 0, pending: 0, partial: 0, failed: 0, skipped: 0, missing: 0 };
+    for (const e of entries) counts[e.state] += 1;
+    const installed = await this.#store.readPlugin(plugin.id);
+    return {
+      pluginId: plugin.id,
+      engine: dialect.engine,
+      database: connection.displayUrl,
+      installedVersion: installed?.version ?? null,
+      availableVersion: plugin.version,
+      migrations: entries,
+      counts,
+      drift: [...drift],
+    };
+  }
+
+  /** Checks files against the history (drift → `DriftError`) and plans `up` (plan problems → `PlanError`). */
+  async validate(): Promise<ValidationReport> {
+    const state = await this.#readState();
+    const drift = detectDrift(this.#opts.plugin, state.history, state.journal);
+    if (drift.length > 0) throw driftError(drift);
+    const plan = this.#planner(state).planUp({ allowOutOfOrder: this.#opts.allowOutOfOrder ?? false });
+    return {
+      ok: true,
+      pluginId: this.#opts.plugin.id,
+      checked: this.#opts.plugin.migrations.length,
+      drift: [],
+      warnings: [...plan.warnings, ...plan.lint.map((l) => l.message)],
+    };
+  }
+
+  /** Past runs of this plugin (newest first) and its recorded migrations. */
+  async history(options: { limit?: number } = {}): Promise<HistoryReport> {
+    const { plugin } = this.#opts;
+    const all = await this.#store.readMigrations();
+    return {
+      pluginId: plugin.id,
+      migrations: all.filter((r) => r.pluginId === plugin.id),
+      executions: await this.#store.readExecutions(plugin.id, options.limit ?? 50),
+    };
+  }
+
+  // ---------------------------------------------------------------- run
+
+  #upTarget(options: UpOptions): { to?: string } {
+    return options.to !== undefined ? { to: options.to } : {};
+  }
+
+  async #readState(): Promise<HistoryState> {
+    const history = await this.#store.readMigrations();
+    const unfinished = history
+      .filter((r) => r.pluginId === this.#opts.plugin.id && (r.status === 'partial' || r.status === 'failed'))
+      .map((r) => r.migrationId);
+    const journal = await this.#store.readSteps(this.#opts.plugin.id, unfinished);
+    return { history, journal };
+  }
+
+  #planner(state: HistoryState): MigrationPlanner {
+    const { plugin, dialect, transformRunner } = this.#opts;
+    return new MigrationPlanner({
+      plugin,
+      history: state.history,
+      journal: state.journal,
+      dialect,
+      canRunTransforms: transformRunner !== undefined,
+    });
+  }
+
+  async #run(
+    direction: Direction,
+    dryRun: boolean,
+    reason: string | undefined,
+    makePlan: (
+      planner: MigrationPlanner,
+      state: HistoryState,
+    ) => { plan: Plan; repair: ReturnType<typeof detectDrift> },
+  ): Promise<RunResult> {
+    const { dialect, connection, plugin } = this.#opts;
+    const results: MigrationResult[] = [];
+    let plan: Plan | undefined;
+    let executionId: number | undefined;
+    let backup: BackupResult | undefined;
+    let release: ReleaseLock | undefined;
+    const started = performance.now();
+    try {
+      if (!dryRun) {
+        release = await dialect.acquireLock(connection, MIGRATION_LOCK_NAME, {
+          timeoutMs: this.#opts.lockTimeoutMs ?? 60_000,
+          holder: `${this.#user}@${hostname()} pid ${process.pid} (cmpkg ${direction} ${plugin.id})`,
+        });
+      }
+      const state = await this.#readState();
+      const made = makePlan(this.#planner(state), state);
+      plan = made.plan;
+      this.#emit('plan', plan);
+      if (dryRun) {
+        return {
+          dryRun: true,
+          plan,
+          results: plan.migrations.map((pm) => this.#result(pm, direction, 'planned', [], 0)),
+        };
+      }
+      if (plan.migrations.length === 0 && made.repair.length === 0) return { dryRun: false, plan, results };
+      await this.#store.ensureTables();
+      for (const d of made.repair) {
+        if (!d.stepId && d.current) await this.#store.updateChecksum(plugin.id, d.migrationId, d.current);
+      }
+      if (plan.migrations.length === 0) return { dryRun: false, plan, results };
+      executionId = await this.#store.startExecution({
+        kind: direction,
+        pluginId: plugin.id,
+        fromVersion: plan.fromVersion,
+        toVersion: plan.toVersion,
+        user: this.#user,
+        reason: reason ?? null,
+        startedAt: nowIso(),
+      });
+      let error: CmpkgError | undefined;
+      try {
+        if (plan.backupRequired && this.#opts.backup !== 'skip') backup = await this.#backup(plan);
+        error = await this.#execute(plan, state, results);
+      } catch (err) {
+        error = toCmpkgError(err);
+      }
+      const toVersion = await this.#recordPlugin(state, results);
+      await this.#store.finishExecution(executionId, {
+        status: error ? 'failed' : 'succeeded',
+        durationMs: performance.now() - started,
+        toVersion,
+        summary: this.#summary(plan, results, backup),
+        error: error?.message ?? null,
+      });
+      return { dryRun: false, plan, results, ...(error ? { error } : {}), ...(backup ? { backup } : {}), executionId };
+    } catch (err) {
+      const error = toCmpkgError(err);
+      this.#emit('error', { error, attempt: 1, willRetry: false });
+      return {
+        dryRun,
+        ...(plan ? { plan } : {}),
+        results,
+        error,
+        ...(executionId !== undefined ? { executionId } : {}),
+      };
+    } finally {
+      if (release) await release();
+    }
+  }
+
+  #summary(plan: Plan, results: MigrationResult[], backup: BackupResult | undefined): Record<string, unknown> {
+    const count = (s: MigrationResult['status']) => results.filter((r) => r.status === s).length;
+    return {
+      target: plan.target,
+      planned: plan.migrations.length,
+      applied: count('applied'),
+      rolledBack: count('rolled-back'),
+      skipped: count('skipped'),
+      failed: count('failed') + count('partial'),
+      migrations: results.map((r) => `${r.migrationId}:${r.status}`),
+      ...(backup ? { backup: backup.location } : {}),
+    };
+  }
+
+  async #backup(plan: Plan): Promise<BackupResult> {
+    const { dialect, connection, plugin } = this.#opts;
+    const why = plan.migrations.filter((m) => m.requiresBackup).map((m) => m.id);
+    if (!dialect.backup) {
+      throw new BackupRequiredError(
+        `a backup is required before ${why.join(', ')} (requiresBackup), and the ${dialect.engine} dialect cannot make one; back up yourself and rerun with --skip-backup`,
+        { details: { migrations: why } },
+      );
+    }
+    const startedAt = nowIso();
+    const t0 = performance.now();
+    const id = await this.#store.startExecution({
+      kind: 'backup',
+      pluginId: plugin.id,
+      fromVersion: plan.fromVersion,
+      toVersion: plan.fromVersion,
+      user: this.#user,
+      reason: `required by ${why.join(', ')}`,
+      startedAt,
+    });
+    try {
+      const result = await dialect.backup(connection, {
+        label: `${plugin.id}-${plan.fromVersion ?? 'empty'}`,
+        ...(this.#opts.backupDirectory ? { directory: this.#opts.backupDirectory } : {}),
+      });
+      await this.#store.finishExecution(id, {
+        status: 'succeeded',
+        durationMs: performance.now() - t0,
+        summary: { location: result.location, bytes: result.bytes ?? null },
+      });
+      return result;
+    } catch (err) {
+      await this.#store.finishExecution(id, {
+        status: 'failed',
+        durationMs: performance.now() - t0,
+        summary: {},
+        error: err instanceof Error ? err.message : String(err),
+      });
+      throw err;
+    }
+  }
+
+  /** Records the installed plugin version after a run; returns it. */
+  async #recordPlugin(state: HistoryState, results: MigrationResult[]): Promise<string | null> {
+    const { plugin } = this.#opts;
+    const done = new Map<string, string>();
+    for (const r of state.history) {
+      if (r.pluginId === plugin.id && (r.status === 'applied' || r.status === 'skipped')) done.set(r.migrationId, r.version);
+    }
+    for (const r of results) {
+      if (r.status === 'applied' || r.status === 'skipped') done.set(r.migrationId, r.version);
+      if (r.status === 'rolled-back') done.delete(r.migrationId);
+    }
+    let version: string | null = null;
+    if (done.size > 0) {
+      const complete = plugin.migrations.every((m) => done.has(m.id));
+      version = complete ? plugin.version : [...done.values()].reduce((a, b) => (semver.gt(a, b) ? a : b));
+    }
+    await this.#store.writePlugin(plugin.id, version, {
+      ...(this.#opts.packageDigest !== undefined ? { packageDigest: this.#opts.packageDigest } : {}),
+    });
+    return version;
+  }
+
+  #result(
+    pm: PlannedMigration,
+    direction: Direction,
+    status: MigrationResult['status'],
+    steps: StepResult[],
+    durationMs: number,
+    error?: string,
+  ): MigrationResult {
+    return {
+      pluginId: pm.pluginId,
+      migrationId: pm.id,
+      version: pm.version,
+      name: pm.name,
+      direction,
+      status,
+      durationMs,
+      steps,
+      ...(error !== undefined ? { error } : {}),
+    };
+  }
+
+  /**
+   * Runs the plan. Consecutive migrations that can run in a transaction share one, each inside its
+   * own savepoint: every migration stays all-or-nothing, and the run pays for one commit instead
+   * of one per migration. Returns the error that stopped the run, if any.
+   */
+  async #execute(plan: Plan, state: HistoryState, results: MigrationResult[]): Promise<CmpkgError | undefined> {
+    const { dialect, connection } = this.#opts;
+    const runner = new StepRunner({
+      conn: connection,
+      dialect,
+      retry: { ...DEFAULT_RETRY, ...this.#opts.retry },
+      ...(this.#opts.transformRunner ? { transformRunner: this.#opts.transformRunner } : {}),
+      onRetry: (error, attempt) => this.#emit('error', { error, attempt, willRetry: true }),
+    });
+    const records = new Map(
+      state.history.filter((r) => r.pluginId === plan.pluginId).map((r) => [r.migrationId, r] as const),
+    );
+    let rank = (await this.#store.nextRank()) - 1;
+    const nextRank = (id: string) => records.get(id)?.installedRank ?? ++rank;
+    const failed = new Set<string>();
+    const total = plan.migrations.length;
+    let done = 0;
+    let firstError: CmpkgError | undefined;
+    const groupable = (pm: PlannedMigration) =>
+      dialect.capabilities.savepoints && (pm.transactional || pm.action === 'skip-engine');
+
+    let i = 0;
+    while (i < total) {
+      if (firstError && !this.#opts.continueOnError) break;
+      const group: PlannedMigration[] = [];
+      while (i < total && groupable(plan.migrations[i]!)) group.push(plan.migrations[i++]!);
+      if (group.length > 0) {
+        const groupResults: MigrationResult[] = [];
+        await connection.execute('BEGIN');
+        let k = 0;
+        try {
+          for (; k < group.length; k++) {
+            const pm = group[k]!;
+            const blocked = this.#blockedBy(pm, failed);
+            if (blocked) {
+              groupResults.push(this.#result(pm, plan.direction, 'skipped', [], 0, `not run: depends on failed ${blocked}`));
+              failed.add(pm.id);
+              continue;
+            }
+            const sp = `cmpkg_migration_${k}`;
+            await connection.execute(`SAVEPOINT ${sp}`);
+            const t0 = performance.now();
+            this.#emit('migration:start', { ...this.#ref(pm, plan.direction), index: done + k, total });
+            try {
+              const steps = await this.#runMigrationSteps(pm, plan.direction, runner, true);
+              await this.#recordDone(pm, plan.direction, steps, performance.now() - t0, nextRank);
+              await connection.execute(`RELEASE SAVEPOINT ${sp}`);
+              const status = pm.action === 'skip-engine' ? 'skipped' : plan.direction === 'up' ? 'applied' : 'rolled-back';
+              groupResults.push(this.#result(pm, plan.direction, status, steps, performance.now() - t0));
+            } catch (err) {
+              await connection.execute(`ROLLBACK TO SAVEPOINT ${sp}`);
+              await connection.execute(`RELEASE SAVEPOINT ${sp}`);
+              const error = toCmpkgError(err);
+              failed.add(pm.id);
+              firstError ??= error;
+              this.#emit('error', { error, migrationId: pm.id, attempt: 1, willRetry: false });
+              groupResults.push(this.#result(pm, plan.direction, 'failed', [], performance.now() - t0, error.message));
+              if (!this.#opts.continueOnError) {
+                k++;
+                break;
+              }
+            }
+          }
+          await connection.execute('COMMIT');
+        } catch (err) {
+          // The transaction itself broke (commit failed, connection lost): nothing of the group
+          // is applied, whatever the savepoints said.
+          await connection.execute('ROLLBACK').catch(() => undefined);
+          const error = toCmpkgError(err);
+          firstError ??= error;
+          for (const r of groupResults) if (r.status !== 'failed') Object.assign(r, { status: 'failed', error: error.message });
+        }
+        for (const r of groupResults) {
+          results.push(r);
+          this.#emit('migration:done', r);
+          this.#emit('progress', { done: ++done, total, migrationId: r.migrationId });
+        }
+        if (k < group.length && !this.#opts.continueOnError) break;
+        continue;
+      }
+      const pm = plan.migrations[i++]!;
+      const blocked = this.#blockedBy(pm, failed);
+      if (blocked) {
+        results.push(this.#result(pm, plan.direction, 'skipped', [], 0, `not run: depends on failed ${blocked}`));
+        failed.add(pm.id);
+        continue;
+      }
+      const t0 = performance.now();
+      this.#emit('migration:start', { ...this.#ref(pm, plan.direction), index: done, total });
+      const stepResults: StepResult[] = [];
+      let result: MigrationResult;
+      try {
+        await this.#runStepByStep(pm, plan.direction, runner, nextRank, stepResults);
+        await this.#recordDone(pm, plan.direction, [], performance.now() - t0, nextRank);
+        result = this.#result(pm, plan.direction, plan.direction === 'up' ? 'applied' : 'rolled-back', stepResults, performance.now() - t0);
+      } catch (err) {
+        const error = toCmpkgError(err);
+        failed.add(pm.id);
+        firstError ??= error;
+        this.#emit('error', { error, migrationId: pm.id, attempt: 1, willRetry: false });
+        const anyDone = stepResults.some((s) => s.status === 'done') || pm.completedSteps.length > 0;
+        result = this.#result(pm, plan.direction, anyDone ? 'partial' : 'failed', stepResults, performance.now() - t0, error.message);
+      }
+      results.push(result);
+      this.#emit('migration:done', result);
+      this.#emit('progress', { done: ++done, total, migrationId: pm.id });
+    }
+    return firstError;
+  }
+
+  #blockedBy(pm: PlannedMigration, failed: Set<string>): string | undefined {
+    if (failed.size === 0 || pm.action === 'rollback') return undefined;
+    const m = this.#opts.plugin.migrations.find((x) => x.id === pm.id);
+    return m?.dependencies.map((d) => parseDependency(d, pm.pluginId)).find((d) => d.pluginId === pm.pluginId && failed.has(d.migrationId))
+      ?.migrationId;
+  }
+
+  #ref(pm: PlannedMigration, direction: Direction): MigrationRef {
+    return { pluginId: pm.pluginId, id: pm.id, version: pm.version, name: pm.name, direction };
+  }
+
+  /** Runs every step of a migration inside the caller's transaction. */
+  async #runMigrationSteps(
+    pm: PlannedMigration,
+    direction: Direction,
+    runner: StepRunner,
+    inTransaction: boolean,
+  ): Promise<StepResult[]> {
+    const out: StepResult[] = [];
+    for (const step of pm.steps) {
+      if (pm.completedSteps.includes(step.id)) continue;
+      const r = await runner.run(pm, step, inTransaction);
+      out.push(r);
+      this.#emit('step:done', { ...this.#ref(pm, direction), ...r });
+    }
+    return out;
+  }
+
+  /** Writes the history of a finished migration (inside the caller's transaction, if any). */
+  async #recordDone(
+    pm: PlannedMigration,
+    direction: Direction,
+    steps: StepResult[],
+    durationMs: number,
+    rankOf: (id: string) => number,
+  ): Promise<void> {
+    const { plugin, dialect } = this.#opts;
+    if (direction === 'down') {
+      await this.#store.deleteMigration(plugin.id, pm.id);
+      return;
+    }
+    await this.#store.writeMigration({
+      pluginId: plugin.id,
+      migrationId: pm.id,
+      version: pm.version,
+      name: pm.name,
+      checksum: pm.checksum,
+      status: pm.action === 'skip-engine' ? 'skipped' : 'applied',
+      appliedAt: nowIso(),
+      appliedBy: this.#user,
+      executionMs: durationMs,
+      engine: dialect.engine,
+      installedRank: rankOf(pm.id),
+      packageDigest: this.#opts.packageDigest ?? null,
+    });
+    if (steps.length > 0) await this.#store.writeSteps(steps.map((s) => this.#journal(pm, 'up', s)));
+  }
+
+  #journal(pm: PlannedMigration, direction: Direction, s: StepResult, status?: StepJournalRecord['status']): StepJournalRecord {
+    const finished = nowIso();
+    return {
+      pluginId: pm.pluginId,
+      migrationId: pm.id,
+      stepId: s.stepId,
+      direction,
+      status: status ?? s.status,
+      checksum: pm.steps.find((p) => p.id === s.stepId)?.checksum ?? null,
+      startedAt: new Date(Date.now() - s.durationMs).toISOString(),
+      finishedAt: finished,
+      rowsAffected: s.rowsAffected,
+      error: s.error ?? null,
+    };
+  }
+
+  /**
+   * Step-by-step mode: the migration is recorded as `partial` before its first step, and every
+   * finished step is journaled (in the same transaction as the step where the engine allows), so
+   * a crash or a failure leaves a record the next run resumes from.
+   */
+  async #runStepByStep(
+    pm: PlannedMigration,
+    direction: Direction,
+    runner: StepRunner,
+    rankOf: (id: string) => number,
+    out: StepResult[],
+  ): Promise<void> {
+    const { plugin, dialect, connection } = this.#opts;
+    if (direction === 'up') {
+      await this.#store.writeMigration({
+        pluginId: plugin.id,
+        migrationId: pm.id,
+        version: pm.version,
+        name: pm.name,
+        checksum: pm.checksum,
+        status: pm.completedSteps.length > 0 ? 'partial' : 'failed',
+        appliedAt: nowIso(),
+        appliedBy: this.#user,
+        executionMs: 0,
+        engine: dialect.engine,
+        installedRank: rankOf(pm.id),
+        packageDigest: this.#opts.packageDigest ?? null,
+      });
+    }
+    let anyDone = pm.completedSteps.length > 0;
+    for (const step of pm.steps) {
+      if (direction === 'up' && pm.completedSteps.includes(step.id)) continue;
+      const startedAt = nowIso();
+      const inTx = step.transactional && dialect.capabilities.transactionalDdl;
+      if (!inTx) {
+        // Without a transaction around the step, a crash mid-step must still leave a trace.
+        const running = { stepId: step.id, status: 'done' as const, rowsAffected: 0, durationMs: 0, attempts: 0 };
+        await this.#store.writeSteps([{ ...this.#journal(pm, direction, running, 'running'), startedAt, finishedAt: null }]);
+      }
+      let r: StepResult;
+      try {
+        if (inTx) await connection.execute('BEGIN');
+        r = await runner.run(pm, step, inTx);
+        await this.#store.writeSteps([this.#journal(pm, direction, r)]);
+        if (inTx) await connection.execute('COMMIT');
+      } catch (err) {
+        if (inTx) await connection.execute('ROLLBACK').catch(() => undefined);
+        const message = err instanceof Error ? err.message : String(err);
+        const failedStep: StepResult = { stepId: step.id, status: 'failed', rowsAffected: 0, durationMs: 0, attempts: 1, error: message };
+        out.push(failedStep);
+        await this.#store.writeSteps([this.#journal(pm, direction, failedStep)]);
+        if (direction === 'up') await this.#setStatus(pm, anyDone ? 'partial' : 'failed');
+        throw err;
+      }
+      out.push(r);
+      if (r.status === 'done') anyDone = true;
+      if (direction === 'up' && anyDone) await this.#setStatus(pm, 'partial');
+      this.#emit('step:done', { ...this.#ref(pm, direction), ...r });
+    }
+  }
+
+  async #setStatus(pm: PlannedMigration, status: 'partial' | 'failed'): Promise<void> {
+    await this.#store.updateStatus(pm.pluginId, pm.id, status);
+  }
+}

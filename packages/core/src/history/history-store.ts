@@ -1,0 +1,489 @@
+import type { Kysely } from 'kysely';
+import type { Connection } from '../dialect.js';
+import type {
+  AppliedMigrationRecord,
+  Direction,
+  ExecutionKind,
+  ExecutionRecord,
+  StepJournalRecord,
+} from '../engine/types.js';
+
+/** The names of the history tables; the same on every engine (DESIGN.md §3.1). */
+export const HISTORY_TABLES = {
+  migrations: 'cmpkg_migrations',
+  steps: 'cmpkg_steps',
+  executions: 'cmpkg_executions',
+  plugins: 'cmpkg_plugins',
+} as const;
+
+interface MigrationsTable {
+  plugin_id: string;
+  migration_id: string;
+  version: string;
+  name: string;
+  checksum: string;
+  status: string;
+  applied_at: string;
+  applied_by: string;
+  execution_ms: number;
+  engine: string;
+  installed_rank: number;
+  package_digest: string | null;
+}
+
+interface StepsTable {
+  plugin_id: string;
+  migration_id: string;
+  step_id: string;
+  direction: string;
+  status: string;
+  checksum: string | null;
+  started_at: string;
+  finished_at: string | null;
+  rows_affected: number;
+  error: string | null;
+}
+
+interface ExecutionsTable {
+  id: number | undefined;
+  kind: string;
+  plugin_id: string;
+  from_version: string | null;
+  to_version: string | null;
+  dry_run: number;
+  status: string;
+  started_at: string;
+  duration_ms: number | null;
+  user: string;
+  reason: string | null;
+  summary: string | null;
+  error: string | null;
+}
+
+interface PluginsTable {
+  plugin_id: string;
+  version: string;
+  package_digest: string | null;
+  key_id: string | null;
+  installed_at: string;
+  updated_at: string;
+}
+
+interface HistoryDatabase {
+  cmpkg_migrations: MigrationsTable;
+  cmpkg_steps: StepsTable;
+  cmpkg_executions: ExecutionsTable;
+  cmpkg_plugins: PluginsTable;
+}
+
+export interface InstalledPluginRecord {
+  pluginId: string;
+  version: string;
+  packageDigest: string | null;
+  keyId: string | null;
+  installedAt: string;
+  updatedAt: string;
+}
+
+/** Timestamps are ISO-8601 UTC text on every engine: portable, sortable, and driver-independent. */
+export function nowIso(): string {
+  return new Date().toISOString();
+}
+
+const truncate = (text: string | null | undefined, max = 4000): string | null =>
+  text == null ? null : text.length > max ? `${text.slice(0, max - 1)}…` : text;
+
+/**
+ * Reads and writes the four history tables through the connection's Kysely instance, so the same
+ * code serves every engine. Reads tolerate absent tables (a database cmpkg never touched has an
+ * empty history); only `ensureTables` creates them, and only runs that change something call it.
+ *
+ * @example
+ * const store = new HistoryStore(conn);
+ * const applied = await store.readMigrations(); // [] on a fresh database
+ */
+export class HistoryStore {
+  readonly #conn: Connection;
+  readonly #db: Kysely<HistoryDatabase>;
+  #exists: boolean | undefined;
+
+  constructor(conn: Connection) {
+    this.#conn = conn;
+    // The connection is typed for no tables; these four are ours.
+    this.#db = conn.db as unknown as Kysely<HistoryDatabase>;
+  }
+
+  /** Whether the history tables exist (cached once they do). */
+  async exists(): Promise<boolean> {
+    if (this.#exists) return true;
+    const names = Object.values(HISTORY_TABLES);
+    const list = names.map((n) => `'${n}'`).join(', ');
+    // information_schema is not portable to SQLite, and Kysely's introspection reads every
+    // table's columns, which is slow on databases with thousands of tables.
+    const query =
+      this.#conn.engine === 'sqlite'
+        ? `select name from sqlite_master where type = 'table' and name in (${list})`
+        : this.#conn.engine === 'postgresql'
+          ? `select table_name as name from information_schema.tables where table_schema = current_schema() and table_name in (${list})`
+          : this.#conn.engine === 'mysql'
+            ? `select table_name as name from information_schema.tables where table_schema = database() and table_name in (${list})`
+            : `select table_name as name from information_schema.tables where table_name in (${list})`;
+    const { rows } = await this.#conn.execute<{ name: string }>(query);
+    const found = new Set(rows.map((r) => r.name));
+    this.#exists = names.every((n) => found.has(n));
+    return this.#exists;
+  }
+
+  /** Creates the history tables if they are missing (idempotent). */
+  async ensureTables(): Promise<void> {
+    if (await this.exists()) return;
+    const db = this.#db.schema;
+    const ts = 'varchar(32)';
+    await db
+      .createTable(HISTORY_TABLES.migrations)
+      .ifNotExists()
+      .addColumn('plugin_id', 'varchar(128)', (c) => c.notNull())
+      .addColumn('migration_id', 'varchar(255)', (c) => c.notNull())
+      .addColumn('version', 'varchar(64)', (c) => c.notNull())
+      .addColumn('name', 'varchar(512)', (c) => c.notNull())
+      .addColumn('checksum', 'varchar(80)', (c) => c.notNull())
+      .addColumn('status', 'varchar(16)', (c) => c.notNull())
+      .addColumn('applied_at', ts, (c) => c.notNull())
+      .addColumn('applied_by', 'varchar(128)', (c) => c.notNull())
+      .addColumn('execution_ms', 'integer', (c) => c.notNull())
+      .addColumn('engine', 'varchar(16)', (c) => c.notNull())
+      .addColumn('installed_rank', 'integer', (c) => c.notNull())
+      .addColumn('package_digest', 'varchar(128)')
+      .addPrimaryKeyConstraint('cmpkg_migrations_pk', ['plugin_id', 'migration_id'])
+      .execute();
+    await db
+      .createTable(HISTORY_TABLES.steps)
+      .ifNotExists()
+      .addColumn('plugin_id', 'varchar(128)', (c) => c.notNull())
+      .addColumn('migration_id', 'varchar(255)', (c) => c.notNull())
+      .addColumn('step_id', 'varchar(255)', (c) => c.notNull())
+      .addColumn('direction', 'varchar(8)', (c) => c.notNull())
+      .addColumn('status', 'varchar(16)', (c) => c.notNull())
+      .addColumn('checksum', 'varchar(80)')
+      .addColumn('started_at', ts, (c) => c.notNull())
+      .addColumn('finished_at', ts)
+      .addColumn('rows_affected', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('error', 'text')
+      .addPrimaryKeyConstraint('cmpkg_steps_pk', ['plugin_id', 'migration_id', 'step_id', 'direction'])
+      .execute();
+    const idType = this.#conn.engine === 'postgresql' ? 'serial' : 'integer';
+    await db
+      .createTable(HISTORY_TABLES.executions)
+      .ifNotExists()
+      .addColumn('id', idType, (c) =>
+        this.#conn.engine === 'postgresql' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+      )
+      .addColumn('kind', 'varchar(16)', (c) => c.notNull())
+      .addColumn('plugin_id', 'varchar(128)', (c) => c.notNull())
+      .addColumn('from_version', 'varchar(64)')
+      .addColumn('to_version', 'varchar(64)')
+      .addColumn('dry_run', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('status', 'varchar(16)', (c) => c.notNull())
+      .addColumn('started_at', ts, (c) => c.notNull())
+      .addColumn('duration_ms', 'integer')
+      .addColumn('user', 'varchar(128)', (c) => c.notNull())
+      .addColumn('reason', 'text')
+      .addColumn('summary', 'text')
+      .addColumn('error', 'text')
+      .execute();
+    await db
+      .createTable(HISTORY_TABLES.plugins)
+      .ifNotExists()
+      .addColumn('plugin_id', 'varchar(128)', (c) => c.primaryKey())
+      .addColumn('version', 'varchar(64)', (c) => c.notNull())
+      .addColumn('package_digest', 'varchar(128)')
+      .addColumn('key_id', 'varchar(64)')
+      .addColumn('installed_at', ts, (c) => c.notNull())
+      .addColumn('updated_at', ts, (c) => c.notNull())
+      .execute();
+    this.#exists = true;
+  }
+
+  /** Every recorded migration of every plugin (cross-plugin dependencies need them all), by rank. */
+  async readMigrations(): Promise<AppliedMigrationRecord[]> {
+    if (!(await this.exists())) return [];
+    const rows = await this.#db
+      .selectFrom('cmpkg_migrations')
+      .selectAll()
+      .orderBy('plugin_id')
+      .orderBy('installed_rank')
+      .execute();
+    return rows.map((r) => ({
+      pluginId: r.plugin_id,
+      migrationId: r.migration_id,
+      version: r.version,
+      name: r.name,
+      checksum: r.checksum,
+      status: r.status as AppliedMigrationRecord['status'],
+      appliedAt: r.applied_at,
+      appliedBy: r.applied_by,
+      executionMs: Number(r.execution_ms),
+      engine: r.engine,
+      installedRank: Number(r.installed_rank),
+      packageDigest: r.package_digest,
+    }));
+  }
+
+  /** The step journal of the given migrations (used to resume partial ones). */
+  async readSteps(pluginId: string, migrationIds: readonly string[]): Promise<StepJournalRecord[]> {
+    if (migrationIds.length === 0 || !(await this.exists())) return [];
+    const rows = await this.#db
+      .selectFrom('cmpkg_steps')
+      .selectAll()
+      .where('plugin_id', '=', pluginId)
+      .where('migration_id', 'in', [...migrationIds])
+      .execute();
+    return rows.map((r) => ({
+      pluginId: r.plugin_id,
+      migrationId: r.migration_id,
+      stepId: r.step_id,
+      direction: r.direction as Direction,
+      status: r.status as StepJournalRecord['status'],
+      checksum: r.checksum,
+      startedAt: r.started_at,
+      finishedAt: r.finished_at,
+      rowsAffected: Number(r.rows_affected),
+      error: r.error,
+    }));
+  }
+
+  async readPlugin(pluginId: string): Promise<InstalledPluginRecord | null> {
+    if (!(await this.exists())) return null;
+    const r = await this.#db
+      .selectFrom('cmpkg_plugins')
+      .selectAll()
+      .where('plugin_id', '=', pluginId)
+      .executeTakeFirst();
+    return r
+      ? {
+          pluginId: r.plugin_id,
+          version: r.version,
+          packageDigest: r.package_digest,
+          keyId: r.key_id,
+          installedAt: r.installed_at,
+          updatedAt: r.updated_at,
+        }
+      : null;
+  }
+
+  async readExecutions(pluginId: string, limit: number): Promise<ExecutionRecord[]> {
+    if (!(await this.exists())) return [];
+    const rows = await this.#db
+      .selectFrom('cmpkg_executions')
+      .selectAll()
+      .where('plugin_id', '=', pluginId)
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({
+      id: Number(r.id),
+      kind: r.kind as ExecutionKind,
+      pluginId: r.plugin_id,
+      fromVersion: r.from_version,
+      toVersion: r.to_version,
+      dryRun: Boolean(Number(r.dry_run)),
+      status: r.status as ExecutionRecord['status'],
+      startedAt: r.started_at,
+      durationMs: r.duration_ms == null ? null : Number(r.duration_ms),
+      user: r.user,
+      reason: r.reason,
+      summary: r.summary ? (JSON.parse(r.summary) as Record<string, unknown>) : null,
+      error: r.error,
+    }));
+  }
+
+  async nextRank(): Promise<number> {
+    const r = await this.#db
+      .selectFrom('cmpkg_migrations')
+      .select((eb) => eb.fn.max('installed_rank').as('rank'))
+      .executeTakeFirst();
+    return Number(r?.rank ?? 0) + 1;
+  }
+
+  /** Inserts or replaces the record of one migration. */
+  async writeMigration(record: AppliedMigrationRecord): Promise<void> {
+    await this.deleteMigration(record.pluginId, record.migrationId, { keepSteps: true });
+    await this.#db
+      .insertInto('cmpkg_migrations')
+      .values({
+        plugin_id: record.pluginId,
+        migration_id: record.migrationId,
+        version: record.version,
+        name: record.name,
+        checksum: record.checksum,
+        status: record.status,
+        applied_at: record.appliedAt,
+        applied_by: record.appliedBy,
+        execution_ms: Math.round(record.executionMs),
+        engine: record.engine,
+        installed_rank: record.installedRank,
+        package_digest: record.packageDigest,
+      })
+      .execute();
+  }
+
+  async updateStatus(pluginId: string, migrationId: string, status: AppliedMigrationRecord['status']): Promise<void> {
+    await this.#db
+      .updateTable('cmpkg_migrations')
+      .set({ status })
+      .where('plugin_id', '=', pluginId)
+      .where('migration_id', '=', migrationId)
+      .execute();
+  }
+
+  async updateChecksum(pluginId: string, migrationId: string, checksum: string): Promise<void> {
+    await this.#db
+      .updateTable('cmpkg_migrations')
+      .set({ checksum })
+      .where('plugin_id', '=', pluginId)
+      .where('migration_id', '=', migrationId)
+      .execute();
+  }
+
+  async deleteMigration(pluginId: string, migrationId: string, options: { keepSteps?: boolean } = {}): Promise<void> {
+    await this.#db
+      .deleteFrom('cmpkg_migrations')
+      .where('plugin_id', '=', pluginId)
+      .where('migration_id', '=', migrationId)
+      .execute();
+    if (!options.keepSteps) await this.deleteSteps(pluginId, migrationId);
+  }
+
+  async deleteSteps(pluginId: string, migrationId: string, direction?: Direction): Promise<void> {
+    let q = this.#db
+      .deleteFrom('cmpkg_steps')
+      .where('plugin_id', '=', pluginId)
+      .where('migration_id', '=', migrationId);
+    if (direction) q = q.where('direction', '=', direction);
+    await q.execute();
+  }
+
+  /** Writes journal rows (one statement for all of them); replaces rows with the same key. */
+  async writeSteps(records: readonly StepJournalRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const first = records[0]!;
+    const stepIds = records.map((r) => r.stepId);
+    await this.#db
+      .deleteFrom('cmpkg_steps')
+      .where('plugin_id', '=', first.pluginId)
+      .where('migration_id', '=', first.migrationId)
+      .where('direction', '=', first.direction)
+      .where('step_id', 'in', stepIds)
+      .execute();
+    await this.#db
+      .insertInto('cmpkg_steps')
+      .values(
+        records.map((r) => ({
+          plugin_id: r.pluginId,
+          migration_id: r.migrationId,
+          step_id: r.stepId,
+          direction: r.direction,
+          status: r.status,
+          checksum: r.checksum,
+          started_at: r.startedAt,
+          finished_at: r.finishedAt,
+          rows_affected: r.rowsAffected,
+          error: truncate(r.error),
+        })),
+      )
+      .execute();
+  }
+
+  /** Opens an execution record (status `running`) and returns its id. */
+  async startExecution(record: {
+    kind: ExecutionKind;
+    pluginId: string;
+    fromVersion: string | null;
+    toVersion: string | null;
+    user: string;
+    reason: string | null;
+    startedAt: string;
+  }): Promise<number> {
+    const values = {
+      kind: record.kind,
+      plugin_id: record.pluginId,
+      from_version: record.fromVersion,
+      to_version: record.toVersion,
+      dry_run: 0,
+      status: 'running',
+      started_at: record.startedAt,
+      duration_ms: null,
+      user: record.user,
+      reason: record.reason,
+      summary: null,
+      error: null,
+    };
+    if (this.#conn.engine === 'postgresql') {
+      const row = await this.#db.insertInto('cmpkg_executions').values(values).returning('id').executeTakeFirstOrThrow();
+      return Number(row.id);
+    }
+    const result = await this.#db.insertInto('cmpkg_executions').values(values).executeTakeFirstOrThrow();
+    return Number(result.insertId);
+  }
+
+  async finishExecution(
+    id: number,
+    outcome: {
+      status: 'succeeded' | 'failed';
+      durationMs: number;
+      toVersion?: string | null;
+      summary: Record<string, unknown>;
+      error?: string | null;
+    },
+  ): Promise<void> {
+    await this.#db
+      .updateTable('cmpkg_executions')
+      .set({
+        status: outcome.status,
+        duration_ms: Math.round(outcome.durationMs),
+        ...(outcome.toVersion !== undefined ? { to_version: outcome.toVersion } : {}),
+        summary: JSON.stringify(outcome.summary),
+        error: truncate(outcome.error ?? null),
+      })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** Records the plugin's installed version (or removes the record when nothing is installed). */
+  async writePlugin(
+    pluginId: string,
+    version: string | null,
+    extra: { packageDigest?: string | null; keyId?: string | null } = {},
+  ): Promise<void> {
+    const now = nowIso();
+    const existing = await this.readPlugin(pluginId);
+    if (version === null) {
+      if (existing) await this.#db.deleteFrom('cmpkg_plugins').where('plugin_id', '=', pluginId).execute();
+      return;
+    }
+    if (existing) {
+      await this.#db
+        .updateTable('cmpkg_plugins')
+        .set({
+          version,
+          updated_at: now,
+          ...(extra.packageDigest !== undefined ? { package_digest: extra.packageDigest } : {}),
+          ...(extra.keyId !== undefined ? { key_id: extra.keyId } : {}),
+        })
+        .where('plugin_id', '=', pluginId)
+        .execute();
+    } else {
+      await this.#db
+        .insertInto('cmpkg_plugins')
+        .values({
+          plugin_id: pluginId,
+          version,
+          package_digest: extra.packageDigest ?? null,
+          key_id: extra.keyId ?? null,
+          installed_at: now,
+          updated_at: now,
+        })
+        .execute();
+    }
+  }
+}
