@@ -247,10 +247,17 @@ describe('Migrator.up', () => {
       id: 'hang',
       version: '1.0.0',
       name: 'hang',
-      steps: { up: [] },
-      up: () => new Promise<void>((resolve) => setTimeout(resolve, 5_000)),
-    } as never);
-    void hang;
+      up: async ({ execute }) => {
+        await execute('CREATE TABLE hang (id int)');
+        await new Promise<void>((resolve) => setTimeout(resolve, 5_000));
+      },
+    });
+    hang.steps.up[0]!.timeout = 0.1;
+    const started = Date.now();
+    const code = await (await migrator({}, [{ ...hang, pluginId: 'app' }])).up();
+    expect(code.error?.code).toBe('E_STEP_TIMEOUT');
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect(tables()).not.toContain('hang');
   });
 
   it('checks pre/post validation and expected changes, rolling back on a mismatch', async () => {

@@ -90,6 +90,8 @@ export class Migrator {
   }
 
   #emit<E extends keyof MigratorEvents>(event: E, payload: MigratorEvents[E]): void {
+    // EventEmitter throws an unheard 'error' event; ours is a report, not a crash.
+    if (event === 'error' && this.#events.listenerCount('error') === 0) return;
     this.#events.emit(event, payload);
   }
 
@@ -283,6 +285,7 @@ export class Migrator {
       }
       if (plan.migrations.length === 0 && made.repair.length === 0) return { dryRun: false, plan, results };
       await this.#store.ensureTables();
+      await this.#store.closeInterruptedExecutions();
       for (const d of made.repair) {
         if (!d.stepId && d.current) await this.#store.updateChecksum(plugin.id, d.migrationId, d.current);
       }

@@ -426,6 +426,19 @@ export class HistoryStore {
     return Number(result.insertId);
   }
 
+  /**
+   * Closes executions left `running` by a process that died. Only call it while holding the
+   * migration lock: then no live process can own a running execution.
+   */
+  async closeInterruptedExecutions(): Promise<number> {
+    const result = await this.#db
+      .updateTable('cmpkg_executions')
+      .set({ status: 'failed', error: 'interrupted: the process ended before the run finished' })
+      .where('status', '=', 'running')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   async finishExecution(
     id: number,
     outcome: {

@@ -1,0 +1,25 @@
+/**
+ * `@cmpkg/dialect-sqlite`: the SQLite dialect of cmpkg, on better-sqlite3.
+ *
+ * @example
+ * import { SqliteDialect } from '@cmpkg/dialect-sqlite';
+ * const conn = await new SqliteDialect().connect('sqlite:./app.db');
+ *
+ * @packageDocumentation
+ */
+export { sqliteCapabilities, sqliteSplitterOptions } from './sqlite-adapter.js';
+export {
+  isSqliteUrl,
+  openSqliteConnection,
+  parseSqliteUrl,
+  SqliteConnection,
+  type SqliteConnectionOptions,
+  type SqliteLocation,
+} from './sqlite-connection.js';
+export { type SqliteBackupOptions, SqliteDialect, type SqliteDialectOptions } from './sqlite-dialect.js';
+export {
+  classifySqliteError,
+  SQLITE_STATEMENT_TIMEOUT,
+  SqliteStatementTimeoutError,
+} from './sqlite-errors.js';
+export { acquireSqliteLock, LOCK_TABLE, type SqliteLockHolder, sqliteLockFile } from './sqlite-lock.js';
