@@ -35,6 +35,12 @@ export const MIGRATION_LOCK_NAME = 'cmpkg';
 
 const DEFAULT_RETRY: Required<RetryOptions> = { attempts: 3, initialDelayMs: 200, maxDelayMs: 5_000 };
 
+/** History rows of new migrations, written together before their group commits. */
+interface HistoryBatch {
+  migrations: AppliedMigrationRecord[];
+  steps: StepJournalRecord[];
+}
+
 interface HistoryState {
   history: AppliedMigrationRecord[];
   journal: StepJournalRecord[];
@@ -462,6 +468,7 @@ export class Migrator {
       while (i < total && groupable(plan.migrations[i]!)) group.push(plan.migrations[i++]!);
       if (group.length > 0) {
         const groupResults: MigrationResult[] = [];
+        const batch: HistoryBatch = { migrations: [], steps: [] };
         await connection.execute('BEGIN');
         let k = 0;
         try {
@@ -479,7 +486,7 @@ export class Migrator {
             this.#emit('migration:start', { ...this.#ref(pm, plan.direction), index: done + k, total });
             try {
               const steps = await this.#runMigrationSteps(pm, plan.direction, runner, true);
-              await this.#recordDone(pm, plan.direction, steps, performance.now() - t0, nextRank);
+              await this.#recordDone(pm, plan.direction, steps, performance.now() - t0, nextRank, batch);
               await connection.execute(`RELEASE SAVEPOINT ${sp}`);
               const status = pm.action === 'skip-engine' ? 'skipped' : plan.direction === 'up' ? 'applied' : 'rolled-back';
               groupResults.push(this.#result(pm, plan.direction, status, steps, performance.now() - t0));
@@ -497,6 +504,8 @@ export class Migrator {
               }
             }
           }
+          await this.#store.insertMigrations(batch.migrations);
+          await this.#store.insertSteps(batch.steps);
           await connection.execute('COMMIT');
         } catch (err) {
           // The transaction itself broke (commit failed, connection lost): nothing of the group
@@ -572,20 +581,25 @@ export class Migrator {
     return out;
   }
 
-  /** Writes the history of a finished migration (inside the caller's transaction, if any). */
+  /**
+   * Writes the history of a finished migration (inside the caller's transaction, if any). New
+   * records go to `batch` when one is given: a group of migrations then writes its history in a
+   * few multi-row inserts instead of two statements per migration.
+   */
   async #recordDone(
     pm: PlannedMigration,
     direction: Direction,
     steps: StepResult[],
     durationMs: number,
     rankOf: (id: string) => number,
+    batch?: HistoryBatch,
   ): Promise<void> {
     const { plugin, dialect } = this.#opts;
     if (direction === 'down') {
       await this.#store.deleteMigration(plugin.id, pm.id);
       return;
     }
-    await this.#store.writeMigration({
+    const record: AppliedMigrationRecord = {
       pluginId: plugin.id,
       migrationId: pm.id,
       version: pm.version,
@@ -598,8 +612,15 @@ export class Migrator {
       engine: dialect.engine,
       installedRank: rankOf(pm.id),
       packageDigest: this.#opts.packageDigest ?? null,
-    });
-    if (steps.length > 0) await this.#store.writeSteps(steps.map((s) => this.#journal(pm, 'up', s)));
+    };
+    const journal = steps.map((s) => this.#journal(pm, 'up', s));
+    if (batch && pm.action === 'apply') {
+      batch.migrations.push(record);
+      batch.steps.push(...journal);
+      return;
+    }
+    await this.#store.writeMigration(record);
+    if (journal.length > 0) await this.#store.writeSteps(journal);
   }
 
   #journal(pm: PlannedMigration, direction: Direction, s: StepResult, status?: StepJournalRecord['status']): StepJournalRecord {

@@ -85,6 +85,37 @@ export interface InstalledPluginRecord {
   updatedAt: string;
 }
 
+// Rows per multi-row INSERT: far below every engine's bound-parameter limit (SQLite 32766).
+const BATCH_ROWS = 500;
+
+const migrationRow = (record: AppliedMigrationRecord): MigrationsTable => ({
+  plugin_id: record.pluginId,
+  migration_id: record.migrationId,
+  version: record.version,
+  name: record.name,
+  checksum: record.checksum,
+  status: record.status,
+  applied_at: record.appliedAt,
+  applied_by: record.appliedBy,
+  execution_ms: Math.round(record.executionMs),
+  engine: record.engine,
+  installed_rank: record.installedRank,
+  package_digest: record.packageDigest,
+});
+
+const stepRow = (r: StepJournalRecord): StepsTable => ({
+  plugin_id: r.pluginId,
+  migration_id: r.migrationId,
+  step_id: r.stepId,
+  direction: r.direction,
+  status: r.status,
+  checksum: r.checksum,
+  started_at: r.startedAt,
+  finished_at: r.finishedAt,
+  rows_affected: r.rowsAffected,
+  error: truncate(r.error),
+});
+
 /** Timestamps are ISO-8601 UTC text on every engine: portable, sortable, and driver-independent. */
 export function nowIso(): string {
   return new Date().toISOString();
@@ -305,26 +336,30 @@ export class HistoryStore {
     return Number(r?.rank ?? 0) + 1;
   }
 
+  /** Inserts new migration records (none may exist yet), a few hundred rows per statement. */
+  async insertMigrations(records: readonly AppliedMigrationRecord[]): Promise<void> {
+    for (let i = 0; i < records.length; i += BATCH_ROWS) {
+      await this.#db
+        .insertInto('cmpkg_migrations')
+        .values(records.slice(i, i + BATCH_ROWS).map(migrationRow))
+        .execute();
+    }
+  }
+
+  /** Inserts new journal rows (none may exist yet), a few hundred rows per statement. */
+  async insertSteps(records: readonly StepJournalRecord[]): Promise<void> {
+    for (let i = 0; i < records.length; i += BATCH_ROWS) {
+      await this.#db
+        .insertInto('cmpkg_steps')
+        .values(records.slice(i, i + BATCH_ROWS).map(stepRow))
+        .execute();
+    }
+  }
+
   /** Inserts or replaces the record of one migration. */
   async writeMigration(record: AppliedMigrationRecord): Promise<void> {
     await this.deleteMigration(record.pluginId, record.migrationId, { keepSteps: true });
-    await this.#db
-      .insertInto('cmpkg_migrations')
-      .values({
-        plugin_id: record.pluginId,
-        migration_id: record.migrationId,
-        version: record.version,
-        name: record.name,
-        checksum: record.checksum,
-        status: record.status,
-        applied_at: record.appliedAt,
-        applied_by: record.appliedBy,
-        execution_ms: Math.round(record.executionMs),
-        engine: record.engine,
-        installed_rank: record.installedRank,
-        package_digest: record.packageDigest,
-      })
-      .execute();
+    await this.#db.insertInto('cmpkg_migrations').values(migrationRow(record)).execute();
   }
 
   async updateStatus(pluginId: string, migrationId: string, status: AppliedMigrationRecord['status']): Promise<void> {
@@ -375,23 +410,7 @@ export class HistoryStore {
       .where('direction', '=', first.direction)
       .where('step_id', 'in', stepIds)
       .execute();
-    await this.#db
-      .insertInto('cmpkg_steps')
-      .values(
-        records.map((r) => ({
-          plugin_id: r.pluginId,
-          migration_id: r.migrationId,
-          step_id: r.stepId,
-          direction: r.direction,
-          status: r.status,
-          checksum: r.checksum,
-          started_at: r.startedAt,
-          finished_at: r.finishedAt,
-          rows_affected: r.rowsAffected,
-          error: truncate(r.error),
-        })),
-      )
-      .execute();
+    await this.#db.insertInto('cmpkg_steps').values(records.map(stepRow)).execute();
   }
 
   /** Opens an execution record (status `running`) and returns its id. */
