@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   type Connection,
-  type MigrationInput,
-  type MigratorEvents,
-  Migrator,
-  type MigratorOptions,
   defineMigration,
   loadPlugin,
+  type MigrationInput,
+  Migrator,
+  type MigratorEvents,
+  type MigratorOptions,
 } from '@cmpkg/core';
 import { SqliteDialect } from '@cmpkg/dialect-sqlite';
 import Database from 'better-sqlite3';
@@ -47,7 +47,10 @@ function sqlStep(id: string, sql: string, extra: Record<string, unknown> = {}) {
   return { id, name: id, sql: { universal: sql }, ...extra };
 }
 
-async function migrator(extra: Partial<MigratorOptions> = {}, pluginMigrations?: MigratorOptions['plugin']['migrations']) {
+async function migrator(
+  extra: Partial<MigratorOptions> = {},
+  pluginMigrations?: MigratorOptions['plugin']['migrations'],
+) {
   const connection = await dialect.connect(`sqlite:${dbFile}`);
   open.push(connection);
   const plugin = pluginMigrations
@@ -66,7 +69,9 @@ function query<T>(sql: string): T[] {
 }
 
 const tables = () =>
-  query<{ name: string }>("select name from sqlite_master where type = 'table' order by name").map((r) => r.name);
+  query<{ name: string }>("select name from sqlite_master where type = 'table' order by name").map(
+    (r) => r.name,
+  );
 const history = () =>
   query<{ migration_id: string; status: string; checksum: string }>(
     'select migration_id, status, checksum from cmpkg_migrations order by installed_rank',
@@ -74,8 +79,15 @@ const history = () =>
 
 describe('Migrator.up', () => {
   it('applies pending migrations once, records them, and is a no-op the second time', async () => {
-    writeJson('0001_a.json', { id: '0001_a', steps: { up: [sqlStep('up', 'CREATE TABLE a (id int); INSERT INTO a VALUES (1)')] } });
-    writeJson('0002_b.json', { id: '0002_b', dependencies: ['0001_a'], steps: { up: [sqlStep('up', 'CREATE TABLE b (id int)')] } });
+    writeJson('0001_a.json', {
+      id: '0001_a',
+      steps: { up: [sqlStep('up', 'CREATE TABLE a (id int); INSERT INTO a VALUES (1)')] },
+    });
+    writeJson('0002_b.json', {
+      id: '0002_b',
+      dependencies: ['0001_a'],
+      steps: { up: [sqlStep('up', 'CREATE TABLE b (id int)')] },
+    });
     const m = await migrator();
     const first = await m.up();
     expect(first.error).toBeUndefined();
@@ -93,7 +105,9 @@ describe('Migrator.up', () => {
     expect(second.error).toBeUndefined();
     expect(second.results).toEqual([]);
     expect(query<{ n: number }>('select count(*) as n from cmpkg_executions')[0]?.n).toBe(1);
-    expect(query<{ version: string }>("select version from cmpkg_plugins where plugin_id = 'app'")[0]?.version).toBe('1.0.0');
+    expect(
+      query<{ version: string }>("select version from cmpkg_plugins where plugin_id = 'app'")[0]?.version,
+    ).toBe('1.0.0');
   });
 
   it('keeps earlier migrations of the run when a later one fails, and leaves no trace of the failed one', async () => {
@@ -116,9 +130,16 @@ describe('Migrator.up', () => {
   });
 
   it('continues past a failure with continueOnError and skips its dependants', async () => {
-    writeJson('0001_bad.json', { id: '0001_bad', steps: { up: [sqlStep('up', 'INSERT INTO nope VALUES (1)')] } });
+    writeJson('0001_bad.json', {
+      id: '0001_bad',
+      steps: { up: [sqlStep('up', 'INSERT INTO nope VALUES (1)')] },
+    });
     writeJson('0002_ok.json', { id: '0002_ok', steps: { up: [sqlStep('up', 'CREATE TABLE ok (id int)')] } });
-    writeJson('0003_dep.json', { id: '0003_dep', dependencies: ['0001_bad'], steps: { up: [sqlStep('up', 'CREATE TABLE dep (id int)')] } });
+    writeJson('0003_dep.json', {
+      id: '0003_dep',
+      dependencies: ['0001_bad'],
+      steps: { up: [sqlStep('up', 'CREATE TABLE dep (id int)')] },
+    });
     const m = await migrator({ continueOnError: true });
     const run = await m.up();
     expect(run.error?.code).toBe('E_STEP_FAILED');
@@ -159,12 +180,22 @@ describe('Migrator.up', () => {
   it('treats an edit to a finished step of a partial migration as drift', async () => {
     writeJson('0001_nt.json', {
       id: '0001_nt',
-      steps: { up: [sqlStep('s1', 'CREATE TABLE t1 (id int)', { transactional: false }), sqlStep('s2', 'INSERT INTO nope VALUES (1)')] },
+      steps: {
+        up: [
+          sqlStep('s1', 'CREATE TABLE t1 (id int)', { transactional: false }),
+          sqlStep('s2', 'INSERT INTO nope VALUES (1)'),
+        ],
+      },
     });
     await (await migrator()).up();
     writeJson('0001_nt.json', {
       id: '0001_nt',
-      steps: { up: [sqlStep('s1', 'CREATE TABLE t1 (id int, x int)', { transactional: false }), sqlStep('s2', 'SELECT 1')] },
+      steps: {
+        up: [
+          sqlStep('s1', 'CREATE TABLE t1 (id int, x int)', { transactional: false }),
+          sqlStep('s2', 'SELECT 1'),
+        ],
+      },
     });
     const run = await (await migrator()).up();
     expect(run.error?.code).toBe('E_DRIFT');
@@ -175,7 +206,10 @@ describe('Migrator.up', () => {
     writeJson('0001_a.json', { id: '0001_a', steps: { up: [sqlStep('up', 'CREATE TABLE a (id int)')] } });
     await (await migrator()).up();
     const before = history()[0]?.checksum;
-    writeJson('0001_a.json', { id: '0001_a', steps: { up: [sqlStep('up', 'CREATE TABLE a (id int, name text)')] } });
+    writeJson('0001_a.json', {
+      id: '0001_a',
+      steps: { up: [sqlStep('up', 'CREATE TABLE a (id int, name text)')] },
+    });
     const refused = await (await migrator()).up();
     expect(refused.error?.code).toBe('E_DRIFT');
     expect(refused.error?.category).toBe('safety');
@@ -220,7 +254,9 @@ describe('Migrator.up', () => {
         await execute('CREATE TABLE (');
       },
     });
-    const run = await (await migrator({ retry: { attempts: 5, initialDelayMs: 1 } }, [{ ...broken, pluginId: 'app' }])).up();
+    const run = await (
+      await migrator({ retry: { attempts: 5, initialDelayMs: 1 } }, [{ ...broken, pluginId: 'app' }])
+    ).up();
     expect(run.error?.code).toBe('E_STEP_FAILED');
     expect(calls).toBe(1);
   });
@@ -265,7 +301,9 @@ describe('Migrator.up', () => {
       id: '0001_v',
       steps: {
         up: [
-          sqlStep('mk', 'CREATE TABLE v (id int); CREATE INDEX v_id ON v (id)', { expectedChanges: { tables: 1, indexes: 1 } }),
+          sqlStep('mk', 'CREATE TABLE v (id int); CREATE INDEX v_id ON v (id)', {
+            expectedChanges: { tables: 1, indexes: 1 },
+          }),
           sqlStep('fill', 'INSERT INTO v VALUES (1), (2)', {
             preValidation: 'SELECT count(*) = 0 FROM v',
             postValidation: 'SELECT count(*) = 2 FROM v',
@@ -327,10 +365,16 @@ describe('Migrator.up', () => {
   });
 
   it('dry run returns the exact SQL and touches nothing', async () => {
-    writeJson('0001_a.json', { id: '0001_a', steps: { up: [sqlStep('up', 'CREATE TABLE a (id int);\nINSERT INTO a VALUES (1)')] } });
+    writeJson('0001_a.json', {
+      id: '0001_a',
+      steps: { up: [sqlStep('up', 'CREATE TABLE a (id int);\nINSERT INTO a VALUES (1)')] },
+    });
     const run = await (await migrator()).up({ dryRun: true });
     expect(run.dryRun).toBe(true);
-    expect(run.plan?.migrations[0]?.steps[0]?.statements).toEqual(['CREATE TABLE a (id int)', 'INSERT INTO a VALUES (1)']);
+    expect(run.plan?.migrations[0]?.steps[0]?.statements).toEqual([
+      'CREATE TABLE a (id int)',
+      'INSERT INTO a VALUES (1)',
+    ]);
     expect(run.results[0]?.status).toBe('planned');
     expect(tables()).toEqual([]);
   });
@@ -338,7 +382,11 @@ describe('Migrator.up', () => {
   it('backs up before a migration that requires it', async () => {
     writeJson('0001_a.json', { id: '0001_a', steps: { up: [sqlStep('up', 'CREATE TABLE a (id int)')] } });
     await (await migrator()).up();
-    writeJson('0002_risky.json', { id: '0002_risky', requiresBackup: true, steps: { up: [sqlStep('up', 'DROP TABLE a')] } });
+    writeJson('0002_risky.json', {
+      id: '0002_risky',
+      requiresBackup: true,
+      steps: { up: [sqlStep('up', 'DROP TABLE a')] },
+    });
     const run = await (await migrator({ backupDirectory: dir })).up();
     expect(run.error).toBeUndefined();
     expect(run.backup?.location).toMatch(/\.bak$/);
@@ -346,7 +394,9 @@ describe('Migrator.up', () => {
     const backup = new Database(run.backup!.location, { readonly: true });
     expect(backup.prepare("select name from sqlite_master where name = 'a'").all()).toHaveLength(1);
     backup.close();
-    expect(query<{ kind: string }>("select kind from cmpkg_executions where kind = 'backup'")).toHaveLength(1);
+    expect(query<{ kind: string }>("select kind from cmpkg_executions where kind = 'backup'")).toHaveLength(
+      1,
+    );
   });
 
   it('gives up on the lock after the timeout and names the holder', async () => {

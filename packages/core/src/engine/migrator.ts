@@ -49,7 +49,9 @@ interface HistoryState {
 type PlanOptions = (UpOptions & { direction?: 'up' }) | (DownOptions & { direction: 'down' });
 
 const toCmpkgError = (err: unknown): CmpkgError =>
-  isCmpkgError(err) ? err : new InternalError(err instanceof Error ? err.message : String(err), { cause: err });
+  isCmpkgError(err)
+    ? err
+    : new InternalError(err instanceof Error ? err.message : String(err), { cause: err });
 
 function defaultUser(): string {
   try {
@@ -106,7 +108,10 @@ export class Migrator {
     const state = await this.#readState();
     const planner = this.#planner(state);
     if (options.direction === 'down') return planner.planDown(options);
-    const plan = planner.planUp({ ...this.#upTarget(options), allowOutOfOrder: this.#opts.allowOutOfOrder ?? false });
+    const plan = planner.planUp({
+      ...this.#upTarget(options),
+      allowOutOfOrder: this.#opts.allowOutOfOrder ?? false,
+    });
     const drift = detectDrift(this.#opts.plugin, state.history, state.journal);
     for (const d of drift) plan.warnings.push(`drift: ${d.migrationId} changed since it was applied`);
     return plan;
@@ -118,7 +123,10 @@ export class Migrator {
       const drift = detectDrift(this.#opts.plugin, state.history, state.journal);
       if (drift.length > 0 && !this.#opts.repair) throw driftError(drift);
       return {
-        plan: planner.planUp({ ...this.#upTarget(options), allowOutOfOrder: this.#opts.allowOutOfOrder ?? false }),
+        plan: planner.planUp({
+          ...this.#upTarget(options),
+          allowOutOfOrder: this.#opts.allowOutOfOrder ?? false,
+        }),
         repair: this.#opts.repair ? drift : [],
       };
     });
@@ -142,7 +150,8 @@ export class Migrator {
     );
     const drift = new Set(detectDrift(plugin, state.history, state.journal).map((d) => d.migrationId));
     const failedStep = new Map<string, string>();
-    for (const j of state.journal) if (j.status === 'failed' && j.direction === 'up') failedStep.set(j.migrationId, j.stepId);
+    for (const j of state.journal)
+      if (j.status === 'failed' && j.direction === 'up') failedStep.set(j.migrationId, j.stepId);
     const entries: MigrationStatusEntry[] = planner.ordered.map((m) => {
       const rec = records.get(m.id);
       let state: MigrationState = rec ? rec.status : 'pending';
@@ -188,7 +197,14 @@ export class Migrator {
         installedRank: rec.installedRank,
       });
     }
-    const counts: Record<MigrationState, number> = { applied: 0, pending: 0, partial: 0, failed: 0, skipped: 0, missing: 0 };
+    const counts: Record<MigrationState, number> = {
+      applied: 0,
+      pending: 0,
+      partial: 0,
+      failed: 0,
+      skipped: 0,
+      missing: 0,
+    };
     for (const e of entries) counts[e.state] += 1;
     const installed = await this.#store.readPlugin(plugin.id);
     return {
@@ -320,7 +336,14 @@ export class Migrator {
         summary: this.#summary(plan, results, backup),
         error: error?.message ?? null,
       });
-      return { dryRun: false, plan, results, ...(error ? { error } : {}), ...(backup ? { backup } : {}), executionId };
+      return {
+        dryRun: false,
+        plan,
+        results,
+        ...(error ? { error } : {}),
+        ...(backup ? { backup } : {}),
+        executionId,
+      };
     } catch (err) {
       const error = toCmpkgError(err);
       this.#emit('error', { error, attempt: 1, willRetry: false });
@@ -336,7 +359,11 @@ export class Migrator {
     }
   }
 
-  #summary(plan: Plan, results: MigrationResult[], backup: BackupResult | undefined): Record<string, unknown> {
+  #summary(
+    plan: Plan,
+    results: MigrationResult[],
+    backup: BackupResult | undefined,
+  ): Record<string, unknown> {
     const count = (s: MigrationResult['status']) => results.filter((r) => r.status === s).length;
     return {
       target: plan.target,
@@ -397,7 +424,8 @@ export class Migrator {
     const { plugin } = this.#opts;
     const done = new Map<string, string>();
     for (const r of state.history) {
-      if (r.pluginId === plugin.id && (r.status === 'applied' || r.status === 'skipped')) done.set(r.migrationId, r.version);
+      if (r.pluginId === plugin.id && (r.status === 'applied' || r.status === 'skipped'))
+        done.set(r.migrationId, r.version);
     }
     for (const r of results) {
       if (r.status === 'applied' || r.status === 'skipped') done.set(r.migrationId, r.version);
@@ -440,7 +468,11 @@ export class Migrator {
    * own savepoint: every migration stays all-or-nothing, and the run pays for one commit instead
    * of one per migration. Returns the error that stopped the run, if any.
    */
-  async #execute(plan: Plan, state: HistoryState, results: MigrationResult[]): Promise<CmpkgError | undefined> {
+  async #execute(
+    plan: Plan,
+    state: HistoryState,
+    results: MigrationResult[],
+  ): Promise<CmpkgError | undefined> {
     const { dialect, connection } = this.#opts;
     const runner = new StepRunner({
       conn: connection,
@@ -476,7 +508,9 @@ export class Migrator {
             const pm = group[k]!;
             const blocked = this.#blockedBy(pm, failed);
             if (blocked) {
-              groupResults.push(this.#result(pm, plan.direction, 'skipped', [], 0, `not run: depends on failed ${blocked}`));
+              groupResults.push(
+                this.#result(pm, plan.direction, 'skipped', [], 0, `not run: depends on failed ${blocked}`),
+              );
               failed.add(pm.id);
               continue;
             }
@@ -488,7 +522,8 @@ export class Migrator {
               const steps = await this.#runMigrationSteps(pm, plan.direction, runner, true);
               await this.#recordDone(pm, plan.direction, steps, performance.now() - t0, nextRank, batch);
               await connection.execute(`RELEASE SAVEPOINT ${sp}`);
-              const status = pm.action === 'skip-engine' ? 'skipped' : plan.direction === 'up' ? 'applied' : 'rolled-back';
+              const status =
+                pm.action === 'skip-engine' ? 'skipped' : plan.direction === 'up' ? 'applied' : 'rolled-back';
               groupResults.push(this.#result(pm, plan.direction, status, steps, performance.now() - t0));
             } catch (err) {
               await connection.execute(`ROLLBACK TO SAVEPOINT ${sp}`);
@@ -497,7 +532,9 @@ export class Migrator {
               failed.add(pm.id);
               firstError ??= error;
               this.#emit('error', { error, migrationId: pm.id, attempt: 1, willRetry: false });
-              groupResults.push(this.#result(pm, plan.direction, 'failed', [], performance.now() - t0, error.message));
+              groupResults.push(
+                this.#result(pm, plan.direction, 'failed', [], performance.now() - t0, error.message),
+              );
               if (!this.#opts.continueOnError) {
                 k++;
                 break;
@@ -513,7 +550,8 @@ export class Migrator {
           await connection.execute('ROLLBACK').catch(() => undefined);
           const error = toCmpkgError(err);
           firstError ??= error;
-          for (const r of groupResults) if (r.status !== 'failed') Object.assign(r, { status: 'failed', error: error.message });
+          for (const r of groupResults)
+            if (r.status !== 'failed') Object.assign(r, { status: 'failed', error: error.message });
         }
         for (const r of groupResults) {
           results.push(r);
@@ -526,7 +564,9 @@ export class Migrator {
       const pm = plan.migrations[i++]!;
       const blocked = this.#blockedBy(pm, failed);
       if (blocked) {
-        results.push(this.#result(pm, plan.direction, 'skipped', [], 0, `not run: depends on failed ${blocked}`));
+        results.push(
+          this.#result(pm, plan.direction, 'skipped', [], 0, `not run: depends on failed ${blocked}`),
+        );
         failed.add(pm.id);
         continue;
       }
@@ -537,14 +577,27 @@ export class Migrator {
       try {
         await this.#runStepByStep(pm, plan.direction, runner, nextRank, stepResults);
         await this.#recordDone(pm, plan.direction, [], performance.now() - t0, nextRank);
-        result = this.#result(pm, plan.direction, plan.direction === 'up' ? 'applied' : 'rolled-back', stepResults, performance.now() - t0);
+        result = this.#result(
+          pm,
+          plan.direction,
+          plan.direction === 'up' ? 'applied' : 'rolled-back',
+          stepResults,
+          performance.now() - t0,
+        );
       } catch (err) {
         const error = toCmpkgError(err);
         failed.add(pm.id);
         firstError ??= error;
         this.#emit('error', { error, migrationId: pm.id, attempt: 1, willRetry: false });
         const anyDone = stepResults.some((s) => s.status === 'done') || pm.completedSteps.length > 0;
-        result = this.#result(pm, plan.direction, anyDone ? 'partial' : 'failed', stepResults, performance.now() - t0, error.message);
+        result = this.#result(
+          pm,
+          plan.direction,
+          anyDone ? 'partial' : 'failed',
+          stepResults,
+          performance.now() - t0,
+          error.message,
+        );
       }
       results.push(result);
       this.#emit('migration:done', result);
@@ -556,8 +609,9 @@ export class Migrator {
   #blockedBy(pm: PlannedMigration, failed: Set<string>): string | undefined {
     if (failed.size === 0 || pm.action === 'rollback') return undefined;
     const m = this.#opts.plugin.migrations.find((x) => x.id === pm.id);
-    return m?.dependencies.map((d) => parseDependency(d, pm.pluginId)).find((d) => d.pluginId === pm.pluginId && failed.has(d.migrationId))
-      ?.migrationId;
+    return m?.dependencies
+      .map((d) => parseDependency(d, pm.pluginId))
+      .find((d) => d.pluginId === pm.pluginId && failed.has(d.migrationId))?.migrationId;
   }
 
   #ref(pm: PlannedMigration, direction: Direction): MigrationRef {
@@ -623,7 +677,12 @@ export class Migrator {
     if (journal.length > 0) await this.#store.writeSteps(journal);
   }
 
-  #journal(pm: PlannedMigration, direction: Direction, s: StepResult, status?: StepJournalRecord['status']): StepJournalRecord {
+  #journal(
+    pm: PlannedMigration,
+    direction: Direction,
+    s: StepResult,
+    status?: StepJournalRecord['status'],
+  ): StepJournalRecord {
     const finished = nowIso();
     return {
       pluginId: pm.pluginId,
@@ -675,8 +734,16 @@ export class Migrator {
       const inTx = step.transactional && dialect.capabilities.transactionalDdl;
       if (!inTx) {
         // Without a transaction around the step, a crash mid-step must still leave a trace.
-        const running = { stepId: step.id, status: 'done' as const, rowsAffected: 0, durationMs: 0, attempts: 0 };
-        await this.#store.writeSteps([{ ...this.#journal(pm, direction, running, 'running'), startedAt, finishedAt: null }]);
+        const running = {
+          stepId: step.id,
+          status: 'done' as const,
+          rowsAffected: 0,
+          durationMs: 0,
+          attempts: 0,
+        };
+        await this.#store.writeSteps([
+          { ...this.#journal(pm, direction, running, 'running'), startedAt, finishedAt: null },
+        ]);
       }
       let r: StepResult;
       try {
@@ -687,7 +754,14 @@ export class Migrator {
       } catch (err) {
         if (inTx) await connection.execute('ROLLBACK').catch(() => undefined);
         const message = err instanceof Error ? err.message : String(err);
-        const failedStep: StepResult = { stepId: step.id, status: 'failed', rowsAffected: 0, durationMs: 0, attempts: 1, error: message };
+        const failedStep: StepResult = {
+          stepId: step.id,
+          status: 'failed',
+          rowsAffected: 0,
+          durationMs: 0,
+          attempts: 1,
+          error: message,
+        };
         out.push(failedStep);
         await this.#store.writeSteps([this.#journal(pm, direction, failedStep)]);
         if (direction === 'up') await this.#setStatus(pm, anyDone ? 'partial' : 'failed');

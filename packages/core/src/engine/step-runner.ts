@@ -1,5 +1,5 @@
 import type { Connection, Dialect, ErrorClass } from '../dialect.js';
-import { MigrationFailedError, isCmpkgError } from '../errors.js';
+import { isCmpkgError, MigrationFailedError } from '../errors.js';
 import type { StepContext } from '../model/types.js';
 import type { PlannedMigration, PlannedStep, RetryOptions, StepResult, TransformRunner } from './types.js';
 
@@ -15,7 +15,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 const truthy = (value: unknown): boolean => {
   if (value === null || value === undefined) return false;
-  if (typeof value === 'string') return !['', '0', 'f', 'false', 'no', 'n'].includes(value.trim().toLowerCase());
+  if (typeof value === 'string')
+    return !['', '0', 'f', 'false', 'no', 'n'].includes(value.trim().toLowerCase());
   if (typeof value === 'bigint') return value !== 0n;
   if (value instanceof Uint8Array) return value.length > 0;
   return Boolean(value);
@@ -42,7 +43,13 @@ export class StepRunner {
       try {
         const rowsAffected = await this.#attempt(pm, step);
         if (useSavepoint) await conn.execute(`RELEASE SAVEPOINT ${name}`);
-        return { stepId: step.id, status: 'done', rowsAffected, durationMs: performance.now() - started, attempts: attempt };
+        return {
+          stepId: step.id,
+          status: 'done',
+          rowsAffected,
+          durationMs: performance.now() - started,
+          attempts: attempt,
+        };
       } catch (err) {
         if (useSavepoint) {
           await conn.execute(`ROLLBACK TO SAVEPOINT ${name}`);
@@ -76,13 +83,18 @@ export class StepRunner {
   async #attempt(pm: PlannedMigration, step: PlannedStep): Promise<number> {
     const { conn, dialect } = this.options;
     if (step.preValidation !== undefined) await this.#validate(pm, step, 'preValidation', step.preValidation);
-    const countObjects = step.expectedChanges?.tables !== undefined || step.expectedChanges?.indexes !== undefined;
+    const countObjects =
+      step.expectedChanges?.tables !== undefined || step.expectedChanges?.indexes !== undefined;
     const before = countObjects ? await dialect.countSchemaObjects(conn) : undefined;
     let rows = 0;
     if (step.kind === 'sql') {
       for (let i = 0; i < step.statements.length; i++) {
         try {
-          const result = await conn.execute(step.statements[i]!, [], step.timeoutMs ? { timeoutMs: step.timeoutMs } : {});
+          const result = await conn.execute(
+            step.statements[i]!,
+            [],
+            step.timeoutMs ? { timeoutMs: step.timeoutMs } : {},
+          );
           rows += result.rowsAffected;
         } catch (err) {
           throw Object.assign(err instanceof Error ? err : new Error(String(err)), { cmpkgStatement: i + 1 });
@@ -106,11 +118,13 @@ export class StepRunner {
       );
       rows += result.rowsAffected;
     }
-    if (step.postValidation !== undefined) await this.#validate(pm, step, 'postValidation', step.postValidation);
+    if (step.postValidation !== undefined)
+      await this.#validate(pm, step, 'postValidation', step.postValidation);
     const expected = step.expectedChanges;
     if (expected) {
       const problems: string[] = [];
-      if (expected.rows !== undefined && expected.rows !== rows) problems.push(`rows: expected ${expected.rows}, got ${rows}`);
+      if (expected.rows !== undefined && expected.rows !== rows)
+        problems.push(`rows: expected ${expected.rows}, got ${rows}`);
       if (before) {
         const after = await dialect.countSchemaObjects(conn);
         if (expected.tables !== undefined && after.tables - before.tables !== expected.tables) {
@@ -164,16 +178,21 @@ export class StepRunner {
   #wrap(err: unknown, pm: PlannedMigration, step: PlannedStep): MigrationFailedError {
     if (err instanceof MigrationFailedError) return err;
     if (isCmpkgError(err)) {
-      return new MigrationFailedError('E_STEP_FAILED', `migration "${pm.id}" step "${step.id}": ${err.message}`, {
-        cause: err,
-        details: { migration: pm.id, step: step.id, errorClass: 'unknown' },
-      });
+      return new MigrationFailedError(
+        'E_STEP_FAILED',
+        `migration "${pm.id}" step "${step.id}": ${err.message}`,
+        {
+          cause: err,
+          details: { migration: pm.id, step: step.id, errorClass: 'unknown' },
+        },
+      );
     }
     const timedOut = typeof err === 'object' && err !== null && 'cmpkgTimeout' in err;
     const errorClass: ErrorClass = timedOut ? 'timeout' : this.options.dialect.classifyError(err);
-    const statement = typeof err === 'object' && err !== null && 'cmpkgStatement' in err
-      ? Number((err as { cmpkgStatement: unknown }).cmpkgStatement)
-      : undefined;
+    const statement =
+      typeof err === 'object' && err !== null && 'cmpkgStatement' in err
+        ? Number((err as { cmpkgStatement: unknown }).cmpkgStatement)
+        : undefined;
     const where = `migration "${pm.id}" step "${step.id}"${statement && step.statements.length > 1 ? ` statement ${statement}` : ''}`;
     const sql = statement ? step.statements[statement - 1] : undefined;
     if (errorClass === 'timeout') {

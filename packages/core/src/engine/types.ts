@@ -20,7 +20,7 @@ export interface PlannedStep {
   expectedChanges?: ExpectedChanges;
   /** Checksum of this step alone; the journal keeps it so edits to finished steps are drift. */
   checksum: string;
-  /** The model step (code steps carry `run`). */
+  /** The model step (code steps carry `run`); not enumerable, so it stays out of JSON output. */
   step: Step;
 }
 

@@ -362,7 +362,11 @@ export class HistoryStore {
     await this.#db.insertInto('cmpkg_migrations').values(migrationRow(record)).execute();
   }
 
-  async updateStatus(pluginId: string, migrationId: string, status: AppliedMigrationRecord['status']): Promise<void> {
+  async updateStatus(
+    pluginId: string,
+    migrationId: string,
+    status: AppliedMigrationRecord['status'],
+  ): Promise<void> {
     await this.#db
       .updateTable('cmpkg_migrations')
       .set({ status })
@@ -380,7 +384,11 @@ export class HistoryStore {
       .execute();
   }
 
-  async deleteMigration(pluginId: string, migrationId: string, options: { keepSteps?: boolean } = {}): Promise<void> {
+  async deleteMigration(
+    pluginId: string,
+    migrationId: string,
+    options: { keepSteps?: boolean } = {},
+  ): Promise<void> {
     await this.#db
       .deleteFrom('cmpkg_migrations')
       .where('plugin_id', '=', pluginId)
@@ -438,7 +446,11 @@ export class HistoryStore {
       error: null,
     };
     if (this.#conn.engine === 'postgresql') {
-      const row = await this.#db.insertInto('cmpkg_executions').values(values).returning('id').executeTakeFirstOrThrow();
+      const row = await this.#db
+        .insertInto('cmpkg_executions')
+        .values(values)
+        .returning('id')
+        .executeTakeFirstOrThrow();
       return Number(row.id);
     }
     const result = await this.#db.insertInto('cmpkg_executions').values(values).executeTakeFirstOrThrow();

@@ -49,7 +49,13 @@ export function detectDrift(
     }
     const now = current.get(j.stepId) ?? null;
     if (now !== j.checksum) {
-      findings.push({ migrationId: m.id, file: m.source?.file, stepId: j.stepId, recorded: j.checksum, current: now });
+      findings.push({
+        migrationId: m.id,
+        file: m.source?.file,
+        stepId: j.stepId,
+        recorded: j.checksum,
+        current: now,
+      });
     }
   }
   return findings;

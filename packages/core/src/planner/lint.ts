@@ -11,9 +11,17 @@ const stripNoise = (sql: string) =>
 
 const DESTRUCTIVE: { rule: string; test: RegExp; what: string }[] = [
   { rule: 'destructive-drop-table', test: /\bdrop\s+table\b/i, what: 'drops a table' },
-  { rule: 'destructive-drop-column', test: /\balter\s+table\b[\s\S]*\bdrop\s+(?:column\s+)?(?!constraint|index|default|not\b)\w/i, what: 'drops a column' },
+  {
+    rule: 'destructive-drop-column',
+    test: /\balter\s+table\b[\s\S]*\bdrop\s+(?:column\s+)?(?!constraint|index|default|not\b)\w/i,
+    what: 'drops a column',
+  },
   { rule: 'destructive-truncate', test: /\btruncate\b/i, what: 'truncates a table' },
-  { rule: 'destructive-delete-all', test: /^\s*delete\s+from\s+\S+\s*$/i, what: 'deletes every row (no WHERE)' },
+  {
+    rule: 'destructive-delete-all',
+    test: /^\s*delete\s+from\s+\S+\s*$/i,
+    what: 'deletes every row (no WHERE)',
+  },
 ];
 
 /**

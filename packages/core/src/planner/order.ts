@@ -65,8 +65,7 @@ class MinHeap<T> {
  * const ordered = orderMigrations(plugin.migrations);
  */
 export function orderMigrations(migrations: readonly Migration[]): Migration[] {
-  const byId = new Map<string, number>();
-  migrations.forEach((m, i) => byId.set(m.id, i));
+  const byId = new Map<string, number>(migrations.map((m, i) => [m.id, i]));
   const versions = migrations.map((m) => new SemVer(m.version));
   const indegree = new Array<number>(migrations.length).fill(0);
   const dependents: number[][] = migrations.map(() => []);
@@ -108,7 +107,11 @@ export function orderMigrations(migrations: readonly Migration[]): Migration[] {
   return out;
 }
 
-function cycleError(migrations: readonly Migration[], byId: Map<string, number>, indegree: number[]): PlanError {
+function cycleError(
+  migrations: readonly Migration[],
+  byId: Map<string, number>,
+  indegree: number[],
+): PlanError {
   // Every node left with indegree > 0 depends on another such node, so walking dependencies from
   // any of them must revisit one: that loop is the cycle.
   const start = indegree.findIndex((d) => d > 0);
@@ -131,7 +134,11 @@ function cycleError(migrations: readonly Migration[], byId: Map<string, number>,
   cycle.push(cycle[0]!);
   const names = cycle.map((m) => m.id).join(' -> ');
   const files = [...new Set(cycle.map((m) => m.source?.file).filter((f): f is string => Boolean(f)))];
-  return new PlanError('E_CYCLE', `dependency cycle: ${names}${files.length ? ` (in ${files.join(', ')})` : ''}`, {
-    details: { cycle: cycle.map((m) => m.id), files },
-  });
+  return new PlanError(
+    'E_CYCLE',
+    `dependency cycle: ${names}${files.length ? ` (in ${files.join(', ')})` : ''}`,
+    {
+      details: { cycle: cycle.map((m) => m.id), files },
+    },
+  );
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checksumMigration } from '../checksum.js';
 import type { AppliedMigrationRecord } from '../engine/types.js';
-import { MigrationSchema, type MigrationInput } from '../model/schema.js';
+import { type MigrationInput, MigrationSchema } from '../model/schema.js';
 import type { Migration, Plugin } from '../model/types.js';
 import { splitStatements } from '../sql/splitter.js';
 import { MigrationPlanner, type PlannerDialect } from './planner.js';
@@ -9,7 +9,13 @@ import { MigrationPlanner, type PlannerDialect } from './planner.js';
 // The planner is pure: it needs the engine name, the capability flags and a splitter, not a database.
 const sqlite: PlannerDialect = {
   engine: 'sqlite',
-  capabilities: { transactionalDdl: true, concurrentIndex: false, returning: true, savepoints: true, statementTimeout: false },
+  capabilities: {
+    transactionalDdl: true,
+    concurrentIndex: false,
+    returning: true,
+    savepoints: true,
+    statementTimeout: false,
+  },
   splitStatements: (sql) => splitStatements(sql, { blockBodies: true }),
 };
 
@@ -17,7 +23,12 @@ function migration(input: Partial<MigrationInput> & { id: string }): Migration {
   const data = MigrationSchema.parse({
     version: '1.0.0',
     name: input.id,
-    steps: { up: [{ id: 'up', name: 'up', sql: { universal: `CREATE TABLE ${input.id.replace(/\W/g, '_')} (id int)` } }], down: [{ id: 'down', name: 'down', sql: { universal: 'SELECT 1' } }] },
+    steps: {
+      up: [
+        { id: 'up', name: 'up', sql: { universal: `CREATE TABLE ${input.id.replace(/\W/g, '_')} (id int)` } },
+      ],
+      down: [{ id: 'down', name: 'down', sql: { universal: 'SELECT 1' } }],
+    },
     ...input,
   });
   const m = { ...data, pluginId: 'p', source: { file: `/m/${input.id}.json`, format: 'json' as const } };
@@ -28,7 +39,11 @@ function plugin(...migrations: Migration[]): Plugin {
   return { id: 'p', version: '1.0.0', migrations };
 }
 
-function applied(m: Migration, rank: number, status: AppliedMigrationRecord['status'] = 'applied'): AppliedMigrationRecord {
+function applied(
+  m: Migration,
+  rank: number,
+  status: AppliedMigrationRecord['status'] = 'applied',
+): AppliedMigrationRecord {
   return {
     pluginId: m.pluginId,
     migrationId: m.id,
@@ -62,7 +77,9 @@ describe('MigrationPlanner.planUp', () => {
     const a = migration({ id: 'a', dependencies: ['c'] });
     const b = migration({ id: 'b', dependencies: ['a'] });
     const c = migration({ id: 'c', dependencies: ['b'] });
-    expect(() => planner(plugin(a, b, c)).planUp()).toThrow(/dependency cycle: (a|b|c) -> (a|b|c) -> (a|b|c) -> \1/);
+    expect(() => planner(plugin(a, b, c)).planUp()).toThrow(
+      /dependency cycle: (a|b|c) -> (a|b|c) -> (a|b|c) -> \1/,
+    );
   });
 
   it('rejects a missing dependency with file and field', () => {
@@ -74,7 +91,11 @@ describe('MigrationPlanner.planUp', () => {
     const a = migration({ id: 'a', dependencies: ['other:x'] });
     expect(() => planner(plugin(a)).planUp()).toThrow(/not applied in this database/);
     const other = { ...applied(migration({ id: 'x' }), 1), pluginId: 'other' };
-    expect(planner(plugin(a), [other]).planUp().migrations.map((m) => m.id)).toEqual(['a']);
+    expect(
+      planner(plugin(a), [other])
+        .planUp()
+        .migrations.map((m) => m.id),
+    ).toEqual(['a']);
   });
 
   it('rejects a conflict with an applied migration', () => {
@@ -119,7 +140,10 @@ describe('MigrationPlanner.planUp', () => {
       id: 'both',
       steps: { up: [{ id: 'up', name: 'up', sql: { sqlite: 'SELECT 2; SELECT 3', universal: 'SELECT 1' } }] },
     });
-    expect(planner(plugin(both)).planUp().migrations[0]?.steps[0]?.statements).toEqual(['SELECT 2', 'SELECT 3']);
+    expect(planner(plugin(both)).planUp().migrations[0]?.steps[0]?.statements).toEqual([
+      'SELECT 2',
+      'SELECT 3',
+    ]);
   });
 
   it('resolves version, range and id targets', () => {
@@ -144,7 +168,9 @@ describe('MigrationPlanner.planUp', () => {
     expect(plan.maxRisk).toBe('high');
     expect(plan.backupRequired).toBe(true);
     expect(plan.estimatedDuration).toBe(3);
-    expect(plan.lint.map((l) => l.rule)).toEqual(expect.arrayContaining(['no-down-steps', 'destructive-drop-table']));
+    expect(plan.lint.map((l) => l.rule)).toEqual(
+      expect.arrayContaining(['no-down-steps', 'destructive-drop-table']),
+    );
   });
 });
 
@@ -166,7 +192,10 @@ describe('MigrationPlanner.planDown', () => {
   });
 
   it('refuses migrations without down steps or with rollbackSupported: false unless forced', () => {
-    const noDown = migration({ id: 'nd', steps: { up: [{ id: 'up', name: 'up', sql: { universal: 'SELECT 1' } }] } });
+    const noDown = migration({
+      id: 'nd',
+      steps: { up: [{ id: 'up', name: 'up', sql: { universal: 'SELECT 1' } }] },
+    });
     const p = planner(plugin(noDown), [applied(noDown, 1)]);
     expect(() => p.planDown()).toThrow(expect.objectContaining({ code: 'E_ROLLBACK_REFUSED' }));
     expect(p.planDown({ force: true }).migrations[0]?.steps).toEqual([]);

@@ -117,7 +117,8 @@ export class MigrationPlanner {
         const dep = parseDependency(ref, m.pluginId);
         const depKey = key(dep.pluginId, dep.migrationId);
         const depRec = this.#allRecords.get(depKey);
-        const satisfied = depRec?.status === 'applied' || depRec?.status === 'skipped' || willBeApplied.has(depKey);
+        const satisfied =
+          depRec?.status === 'applied' || depRec?.status === 'skipped' || willBeApplied.has(depKey);
         if (!satisfied) {
           const beyond = dep.pluginId === m.pluginId && this.#byId.has(dep.migrationId);
           throw new PlanError(
@@ -125,7 +126,9 @@ export class MigrationPlanner {
             beyond
               ? `${prefix(m)}migration "${m.id}" depends on "${ref}", which is beyond the target "${target}"`
               : `${prefix(m)}migration "${m.id}" depends on "${ref}", which is not applied in this database`,
-            { details: { file: fileOf(m), field: 'migration.dependencies', migration: m.id, dependency: ref } },
+            {
+              details: { file: fileOf(m), field: 'migration.dependencies', migration: m.id, dependency: ref },
+            },
           );
         }
       }
@@ -250,14 +253,28 @@ export class MigrationPlanner {
             throw new PlanError(
               'E_MISSING_DEPENDENCY',
               `${prefix(m)}migration "${m.id}" depends on "${ref}", which does not exist in plugin "${plugin.id}"`,
-              { details: { file: fileOf(m), field: `migration.dependencies[${i}]`, migration: m.id, dependency: ref } },
+              {
+                details: {
+                  file: fileOf(m),
+                  field: `migration.dependencies[${i}]`,
+                  migration: m.id,
+                  dependency: ref,
+                },
+              },
             );
           }
           if (excluded.has(dep.migrationId) && this.applicable(m)) {
             throw new PlanError(
               'E_ENGINE_DEPENDENCY',
               `${prefix(m)}migration "${m.id}" depends on "${ref}", which does not run on ${dialect.engine}; exclude ${dialect.engine} from "${m.id}" too or drop the dependency`,
-              { details: { file: fileOf(m), field: `migration.dependencies[${i}]`, migration: m.id, dependency: ref } },
+              {
+                details: {
+                  file: fileOf(m),
+                  field: `migration.dependencies[${i}]`,
+                  migration: m.id,
+                  dependency: ref,
+                },
+              },
             );
           }
         }
@@ -270,7 +287,14 @@ export class MigrationPlanner {
           throw new PlanError(
             'E_CONFLICT',
             `${prefix(m)}migration "${m.id}" conflicts with "${ref}", which is applied in this database`,
-            { details: { file: fileOf(m), field: `migration.conflicts[${i}]`, migration: m.id, conflict: ref } },
+            {
+              details: {
+                file: fileOf(m),
+                field: `migration.conflicts[${i}]`,
+                migration: m.id,
+                conflict: ref,
+              },
+            },
           );
         }
       });
@@ -305,9 +329,13 @@ export class MigrationPlanner {
       const versions = [...new Set(ordered.map((m) => m.version))];
       const top = semver.maxSatisfying(versions, target);
       if (top === null) {
-        throw new PlanError('E_UNKNOWN_TARGET', `no migration version satisfies the target range "${target}"`, {
-          details: { target, versions },
-        });
+        throw new PlanError(
+          'E_UNKNOWN_TARGET',
+          `no migration version satisfies the target range "${target}"`,
+          {
+            details: { target, versions },
+          },
+        );
       }
       return (m) => semver.lte(m.version, top);
     }
@@ -334,59 +362,75 @@ export class MigrationPlanner {
     const engine = dialect.engine;
     const seen = new Set<string>();
     return m.steps[direction].map((step: Step, i) => {
-      const field = `migration.steps.${direction}[${i}]`;
-      const details = { file: fileOf(m), field, migration: m.id, step: step.id };
-      for (const dep of step.dependencies) {
-        if (!seen.has(dep)) {
+      const planned = this.#renderStep(m, step, i, direction, seen, engine, canRunTransforms ?? false);
+      // The model step rides along for the runner but stays out of JSON: plans are printed with
+      // --json, and the SQL is already in `statements` (code steps would not serialise anyway).
+      Object.defineProperty(planned, 'step', { value: step, enumerable: false });
+      return planned;
+    });
+  }
+
+  #renderStep(
+    m: Migration,
+    step: Step,
+    i: number,
+    direction: 'up' | 'down',
+    seen: Set<string>,
+    engine: PlannerDialect['engine'],
+    canRunTransforms: boolean,
+  ): PlannedStep {
+    const { dialect } = this.#input;
+    const field = `migration.steps.${direction}[${i}]`;
+    const details = { file: fileOf(m), field, migration: m.id, step: step.id };
+    for (const dep of step.dependencies) {
+      if (!seen.has(dep)) {
+        throw new PlanError(
+          'E_MISSING_DEPENDENCY',
+          `${prefix(m)}step "${step.id}" of "${m.id}" depends on step "${dep}", which does not come before it`,
+          { details: { ...details, field: `${field}.dependencies` } },
+        );
+      }
+    }
+    seen.add(step.id);
+    const base = {
+      id: step.id,
+      name: step.name,
+      transactional: step.transactional,
+      skipOnError: step.skipOnError,
+      ...(step.timeout !== undefined ? { timeoutMs: step.timeout * 1000 } : {}),
+      ...(step.preValidation !== undefined ? { preValidation: step.preValidation } : {}),
+      ...(step.postValidation !== undefined ? { postValidation: step.postValidation } : {}),
+      ...(step.expectedChanges !== undefined ? { expectedChanges: step.expectedChanges } : {}),
+      checksum: checksumStep(step),
+    };
+    if (step.run) return { ...base, kind: 'code', statements: [], step };
+    const text = step.sql?.[engine] ?? step.sql?.universal;
+    if (text === undefined) {
+      if (step.transform) {
+        if (!canRunTransforms) {
           throw new PlanError(
-            'E_MISSING_DEPENDENCY',
-            `${prefix(m)}step "${step.id}" of "${m.id}" depends on step "${dep}", which does not come before it`,
-            { details: { ...details, field: `${field}.dependencies` } },
+            'E_TRANSFORM_UNAVAILABLE',
+            `${prefix(m)}step "${step.id}" of "${m.id}" is a transform, and no transform runner is installed (@cmpkg/transform)`,
+            { details: { ...details, field: `${field}.transform` } },
           );
         }
+        return { ...base, kind: 'transform', statements: [], step };
       }
-      seen.add(step.id);
-      const base = {
-        id: step.id,
-        name: step.name,
-        transactional: step.transactional,
-        skipOnError: step.skipOnError,
-        ...(step.timeout !== undefined ? { timeoutMs: step.timeout * 1000 } : {}),
-        ...(step.preValidation !== undefined ? { preValidation: step.preValidation } : {}),
-        ...(step.postValidation !== undefined ? { postValidation: step.postValidation } : {}),
-        ...(step.expectedChanges !== undefined ? { expectedChanges: step.expectedChanges } : {}),
-        checksum: checksumStep(step),
-        step,
-      };
-      if (step.run) return { ...base, kind: 'code', statements: [] };
-      const text = step.sql?.[engine] ?? step.sql?.universal;
-      if (text === undefined) {
-        if (step.transform) {
-          if (!canRunTransforms) {
-            throw new PlanError(
-              'E_TRANSFORM_UNAVAILABLE',
-              `${prefix(m)}step "${step.id}" of "${m.id}" is a transform, and no transform runner is installed (@cmpkg/transform)`,
-              { details: { ...details, field: `${field}.transform` } },
-            );
-          }
-          return { ...base, kind: 'transform', statements: [] };
-        }
-        throw new PlanError(
-          'E_NO_SQL_FOR_ENGINE',
-          `${prefix(m)}step "${step.id}" of "${m.id}" has no SQL for ${engine} (no "${engine}" or "universal" entry)`,
-          { details: { ...details, field: `${field}.sql` } },
-        );
-      }
-      const statements = dialect.splitStatements(text);
-      if (statements.length === 0) {
-        throw new PlanError(
-          'E_NO_SQL_FOR_ENGINE',
-          `${prefix(m)}step "${step.id}" of "${m.id}" has no statements for ${engine}`,
-          { details: { ...details, field: `${field}.sql` } },
-        );
-      }
-      return { ...base, kind: 'sql', statements };
-    });
+      throw new PlanError(
+        'E_NO_SQL_FOR_ENGINE',
+        `${prefix(m)}step "${step.id}" of "${m.id}" has no SQL for ${engine} (no "${engine}" or "universal" entry)`,
+        { details: { ...details, field: `${field}.sql` } },
+      );
+    }
+    const statements = dialect.splitStatements(text);
+    if (statements.length === 0) {
+      throw new PlanError(
+        'E_NO_SQL_FOR_ENGINE',
+        `${prefix(m)}step "${step.id}" of "${m.id}" has no statements for ${engine}`,
+        { details: { ...details, field: `${field}.sql` } },
+      );
+    }
+    return { ...base, kind: 'sql', statements, step };
   }
 
   #planned(
@@ -395,7 +439,8 @@ export class MigrationPlanner {
     steps: PlannedStep[],
     completedSteps: string[],
   ): PlannedMigration {
-    const transactional = this.#input.dialect.capabilities.transactionalDdl && steps.every((s) => s.transactional);
+    const transactional =
+      this.#input.dialect.capabilities.transactionalDdl && steps.every((s) => s.transactional);
     return {
       pluginId: m.pluginId,
       id: m.id,
@@ -413,7 +458,11 @@ export class MigrationPlanner {
     };
   }
 
-  #plannedFromRecord(rec: AppliedMigrationRecord, m: Migration | undefined, steps: PlannedStep[]): PlannedMigration {
+  #plannedFromRecord(
+    rec: AppliedMigrationRecord,
+    m: Migration | undefined,
+    steps: PlannedStep[],
+  ): PlannedMigration {
     if (m) return this.#planned(m, 'rollback', steps, []);
     return {
       pluginId: rec.pluginId,
@@ -447,7 +496,8 @@ export class MigrationPlanner {
     const running = planned.filter((p) => p.action !== 'skip-engine');
     let maxRisk: RiskLevel | null = null;
     for (const p of running) {
-      if (maxRisk === null || RISK_ORDER.indexOf(p.riskLevel) > RISK_ORDER.indexOf(maxRisk)) maxRisk = p.riskLevel;
+      if (maxRisk === null || RISK_ORDER.indexOf(p.riskLevel) > RISK_ORDER.indexOf(maxRisk))
+        maxRisk = p.riskLevel;
     }
     return {
       pluginId: this.#input.plugin.id,
