@@ -47,8 +47,20 @@ export class CmpkgError extends Error {
   }
 
   /** A plain object for `--json` output. */
-  toJSON(): { name: string; code: string; category: ErrorCategory; message: string; details: Record<string, unknown> } {
-    return { name: this.name, code: this.code, category: this.category, message: this.message, details: this.details };
+  toJSON(): {
+    name: string;
+    code: string;
+    category: ErrorCategory;
+    message: string;
+    details: Record<string, unknown>;
+  } {
+    return {
+      name: this.name,
+      code: this.code,
+      category: this.category,
+      message: this.message,
+      details: this.details,
+    };
   }
 }
 

@@ -38,16 +38,23 @@ const ENGINE_ALIASES: Record<string, string> = { postgres: 'postgresql', pg: 'po
 /** `[sS][cC]...`: JSON Schema patterns take no flags, so case-insensitivity is spelled out. */
 function caseInsensitivePattern(values: readonly string[]): string {
   const spell = (v: string) =>
-    [...v].map((c) => (c.toLowerCase() !== c.toUpperCase() ? `[${c.toLowerCase()}${c.toUpperCase()}]` : c)).join('');
+    [...v]
+      .map((c) => (c.toLowerCase() !== c.toUpperCase() ? `[${c.toLowerCase()}${c.toUpperCase()}]` : c))
+      .join('');
   return `^(?:${values.map(spell).join('|')})$`;
 }
 
 /** An enum accepted in any letter case and stored lower-case. */
-function ciEnum<const T extends readonly [string, ...string[]]>(values: T, aliases: Record<string, string> = {}) {
+function ciEnum<const T extends readonly [string, ...string[]]>(
+  values: T,
+  aliases: Record<string, string> = {},
+) {
   const accepted = [...values, ...Object.keys(aliases)];
   return z
     .string()
-    .regex(new RegExp(`^(?:${accepted.join('|')})$`, 'i'), { message: `expected one of: ${values.join(', ')}` })
+    .regex(new RegExp(`^(?:${accepted.join('|')})$`, 'i'), {
+      message: `expected one of: ${values.join(', ')}`,
+    })
     .meta({ pattern: caseInsensitivePattern(accepted) })
     .transform((v) => {
       const lower = v.toLowerCase();
@@ -62,13 +69,13 @@ const id = (what: string) =>
   z.string().regex(ID_PATTERN, { message: `${what} must match [a-z0-9][a-z0-9._-]* (lower-case)` });
 
 /** A dependency: a bare migration id (same plugin) or `pluginId:migrationId`. */
-const dependencyRef = z
-  .string()
-  .regex(/^(?:[a-z0-9][a-z0-9._-]*:)?[a-z0-9][a-z0-9._-]*$/, {
-    message: 'a dependency is a migration id or pluginId:migrationId',
-  });
+const dependencyRef = z.string().regex(/^(?:[a-z0-9][a-z0-9._-]*:)?[a-z0-9][a-z0-9._-]*$/, {
+  message: 'a dependency is a migration id or pluginId:migrationId',
+});
 
-const semverString = z.string().refine((v) => semver.valid(v) !== null, { message: 'must be a semver version' });
+const semverString = z
+  .string()
+  .refine((v) => semver.valid(v) !== null, { message: 'must be a semver version' });
 const isoDate = z
   .string()
   .refine((v) => !Number.isNaN(Date.parse(v)), { message: 'must be an ISO-8601 date' });
@@ -172,10 +179,15 @@ export const MigrationSchema = z
     dependencies: z.array(dependencyRef).default([]),
     conflicts: z.array(dependencyRef).default([]),
     riskLevel: RiskLevelSchema.default('low'),
-    performanceImpact: RiskLevelSchema.optional().meta({ description: 'expected load on the database while it runs' }),
+    performanceImpact: RiskLevelSchema.optional().meta({
+      description: 'expected load on the database while it runs',
+    }),
     requiresBackup: z.boolean().default(false),
     estimatedDuration: z.number().nonnegative().default(0).meta({ description: 'seconds' }),
-    databaseEngines: z.array(EngineSchema).min(1).default([...ENGINES]),
+    databaseEngines: z
+      .array(EngineSchema)
+      .min(1)
+      .default([...ENGINES]),
     steps: z
       .object({
         up: z.array(StepSchema).min(1),

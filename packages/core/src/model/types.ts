@@ -6,7 +6,10 @@ export interface StepContext {
   /** Kysely bound to the migration's pinned connection (inside its transaction when there is one). */
   db: Kysely<object>;
   /** Runs one raw SQL statement on the pinned connection. */
-  execute(sql: string, params?: readonly unknown[]): Promise<{ rows: Record<string, unknown>[]; rowsAffected: number }>;
+  execute(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<{ rows: Record<string, unknown>[]; rowsAffected: number }>;
   engine: Engine;
   /** Aborted when the step's timeout passes; long-running code should watch it. */
   signal: AbortSignal;
