@@ -214,11 +214,28 @@ export class SqliteConnection implements Connection {
 }
 
 /**
+ * A read-only view of an existing file. Opened writable with `query_only` rather than with
+ * SQLITE_OPEN_READONLY, because a database left with a hot journal by a killed process must be
+ * rolled back before anyone can read it, and a read-only handle cannot do that ("attempt to write
+ * a readonly database"). Falls back to a true read-only handle when the file is not writable.
+ */
+function openReadOnly(filename: string, timeout: number | undefined): Database.Database {
+  let handle: Database.Database;
+  try {
+    handle = new Database(filename, { timeout, fileMustExist: true });
+  } catch {
+    return new Database(filename, { timeout, readonly: true, fileMustExist: true });
+  }
+  handle.pragma('query_only = on');
+  return handle;
+}
+
+/**
  * Opens a `sqlite:` URL. The file is created if missing, but its directory must exist (a typo in a
  * path should fail, not create a stray database somewhere). Sets only `busy_timeout`: `foreign_keys`,
  * `journal_mode` and other persistent or behavioural settings belong to the host application.
  *
- * With `readOnly`, an existing file is opened read-only and a missing one is stood in for by an empty,
+ * With `readOnly`, an existing file is opened query-only and a missing one is stood in for by an empty,
  * query-only in-memory database, so `status` against a database that does not exist yet shows
  * everything pending without creating the file.
  *
@@ -256,8 +273,10 @@ export async function openSqliteConnection(
       // Reads as empty, and query_only makes an accidental write fail instead of landing in memory.
       handle = new Database(':memory:', { timeout: options.busyTimeoutMs });
       handle.pragma('query_only = on');
+    } else if (readOnly) {
+      handle = openReadOnly(location.filename, options.busyTimeoutMs);
     } else {
-      handle = new Database(location.filename, { timeout: options.busyTimeoutMs, readonly: readOnly });
+      handle = new Database(location.filename, { timeout: options.busyTimeoutMs });
     }
   } catch (err) {
     throw new ConnectionError(`cannot open SQLite database ${location.filename}: ${reason(err)}`, {
