@@ -179,5 +179,13 @@ INSERT INTO big_check (n)
       "SELECT COUNT(*) AS n FROM cmpkg_executions WHERE kind = 'up' AND status = 'succeeded'",
     );
     expect(Number(succeeded[0]?.n)).toBeGreaterThanOrEqual(1);
+    // The killed run's execution row is closed as interrupted, not left `running` forever.
+    const open = query(project.dbFile, "SELECT COUNT(*) AS n FROM cmpkg_executions WHERE status = 'running'");
+    expect(Number(open[0]?.n)).toBe(0);
+    const interrupted = query(
+      project.dbFile,
+      "SELECT COUNT(*) AS n FROM cmpkg_executions WHERE status = 'failed' AND error LIKE 'interrupted%'",
+    );
+    expect(Number(interrupted[0]?.n)).toBe(1);
   }, 180_000);
 });

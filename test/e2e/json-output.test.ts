@@ -15,6 +15,7 @@ interface JsonError {
   code: string;
   category: string;
   message: string;
+  details?: Record<string, unknown>;
 }
 type JsonDoc = Record<string, unknown> & { ok?: boolean; error?: JsonError };
 

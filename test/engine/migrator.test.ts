@@ -399,6 +399,20 @@ describe('Migrator.up', () => {
     );
   });
 
+  it('refuses a required backup the database cannot make, unless told to skip it', async () => {
+    writeJson('0001_risky.json', { id: '0001_risky', requiresBackup: true, steps: { up: [sqlStep('up', 'CREATE TABLE r (id int)')] } });
+    const plugin = await loadPlugin({ dir: migrationsDir, id: 'app' });
+    const memory = await dialect.connect('sqlite::memory:');
+    open.push(memory);
+    const refused = await new Migrator({ dialect, connection: memory, plugin }).up();
+    expect(refused.error?.code).toBe('E_BACKUP_REQUIRED');
+    expect(refused.error?.category).toBe('safety');
+    expect((await memory.execute("select name from sqlite_master where name = 'r'")).rows).toEqual([]);
+    const skipped = await new Migrator({ dialect, connection: memory, plugin, backup: 'skip' }).up();
+    expect(skipped.error).toBeUndefined();
+    expect((await memory.execute("select name from sqlite_master where name = 'r'")).rows).toHaveLength(1);
+  });
+
   it('gives up on the lock after the timeout and names the holder', async () => {
     writeJson('0001_a.json', { id: '0001_a', steps: { up: [sqlStep('up', 'CREATE TABLE a (id int)')] } });
     const other = await dialect.connect(`sqlite:${dbFile}`);

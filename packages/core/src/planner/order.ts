@@ -66,7 +66,6 @@ class MinHeap<T> {
  */
 export function orderMigrations(migrations: readonly Migration[]): Migration[] {
   const byId = new Map<string, number>(migrations.map((m, i) => [m.id, i]));
-  const versions = migrations.map((m) => new SemVer(m.version));
   const indegree = new Array<number>(migrations.length).fill(0);
   const dependents: number[][] = migrations.map(() => []);
   migrations.forEach((m, i) => {
@@ -81,13 +80,24 @@ export function orderMigrations(migrations: readonly Migration[]): Migration[] {
       dependents[j]!.push(i);
     }
   });
-  const less = (a: number, b: number) => {
-    const c = versions[a]!.compare(versions[b]!);
-    if (c !== 0) return c < 0;
-    const ia = migrations[a]!.id;
-    const ib = migrations[b]!.id;
-    return ia < ib;
-  };
+  // Rank every migration once by (version, id); the heap then compares integers, not semvers.
+  const semverOf = new Map<string, SemVer>();
+  for (const v of new Set(migrations.map((m) => m.version))) semverOf.set(v, new SemVer(v));
+  const byVersionThenId = migrations
+    .map((_, i) => i)
+    .sort((a, b) => {
+      const ma = migrations[a]!;
+      const mb = migrations[b]!;
+      return (
+        semverOf.get(ma.version)!.compare(semverOf.get(mb.version)!) ||
+        (ma.id < mb.id ? -1 : ma.id > mb.id ? 1 : 0)
+      );
+    });
+  const rank = new Array<number>(migrations.length);
+  byVersionThenId.forEach((index, position) => {
+    rank[index] = position;
+  });
+  const less = (a: number, b: number) => rank[a]! < rank[b]!;
   const heap = new MinHeap<number>(less);
   indegree.forEach((d, i) => {
     if (d === 0) heap.push(i);
