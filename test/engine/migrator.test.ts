@@ -400,7 +400,11 @@ describe('Migrator.up', () => {
   });
 
   it('refuses a required backup the database cannot make, unless told to skip it', async () => {
-    writeJson('0001_risky.json', { id: '0001_risky', requiresBackup: true, steps: { up: [sqlStep('up', 'CREATE TABLE r (id int)')] } });
+    writeJson('0001_risky.json', {
+      id: '0001_risky',
+      requiresBackup: true,
+      steps: { up: [sqlStep('up', 'CREATE TABLE r (id int)')] },
+    });
     const plugin = await loadPlugin({ dir: migrationsDir, id: 'app' });
     const memory = await dialect.connect('sqlite::memory:');
     open.push(memory);
