@@ -361,7 +361,7 @@ describe('Migrator.up', () => {
       .on('migration:done', (e) => seen.push(`done:${e.migrationId}`))
       .on('progress', (e) => seen.push(`progress:${e.done}/${e.total}`));
     await m.up();
-    expect(seen).toEqual(['plan', 'start:0001_a', 'step:up', 'done:0001_a', 'progress:1/1']);
+    expect(seen).toEqual(['plan', 'start:0001_a', 'step:up', 'progress:1/1', 'done:0001_a']);
   });
 
   it('dry run returns the exact SQL and touches nothing', async () => {

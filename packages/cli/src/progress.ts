@@ -22,28 +22,33 @@ export function attachProgress(migrator: Pick<Migrator, 'on'>, out: Output): Pro
 
   let bar: SingleBar | undefined;
   let current = '';
+  // Start on the first migration, not the first finished one: a single slow migration should show
+  // a bar while it runs, not only when it is over.
+  const ensureBar = (total: number, done: number) => {
+    if (bar) {
+      bar.setTotal(total);
+      bar.update(done, { migration: current });
+      return;
+    }
+    bar = new SingleBar({
+      // cli-progress only needs write/isTTY/columns; the CliIo stream has them on a real TTY.
+      stream: stderr as NodeJS.WritableStream,
+      format: ` {bar} {value}/{total} ${out.ce.dim('{migration}')}`,
+      barsize: 30,
+      hideCursor: true,
+      clearOnComplete: true,
+      barCompleteChar: '█',
+      barIncompleteChar: '░',
+    });
+    bar.start(total, done, { migration: current });
+  };
   migrator.on('migration:start', (m) => {
     current = m.id;
-    bar?.update({ migration: current });
+    ensureBar(m.total, m.index);
   });
   migrator.on('progress', ({ done, total, migrationId }) => {
     current = migrationId || current;
-    if (!bar) {
-      bar = new SingleBar({
-        // cli-progress only needs write/isTTY/columns; the CliIo stream has them on a real TTY.
-        stream: stderr as NodeJS.WritableStream,
-        format: ` {bar} {value}/{total} ${out.ce.dim('{migration}')}`,
-        barsize: 30,
-        hideCursor: true,
-        clearOnComplete: true,
-        barCompleteChar: '█',
-        barIncompleteChar: '░',
-      });
-      bar.start(total, done, { migration: current });
-    } else {
-      bar.setTotal(total);
-      bar.update(done, { migration: current });
-    }
+    ensureBar(total, done);
   });
   return {
     stop() {

@@ -500,6 +500,12 @@ export class Migrator {
       while (i < total && groupable(plan.migrations[i]!)) group.push(plan.migrations[i++]!);
       if (group.length > 0) {
         const groupResults: MigrationResult[] = [];
+        // Progress is reported as each migration finishes running; its result is final (and
+        // `migration:done` fires) only once the shared transaction commits.
+        const finish = (r: MigrationResult) => {
+          groupResults.push(r);
+          this.#emit('progress', { done: done + groupResults.length, total, migrationId: r.migrationId });
+        };
         const batch: HistoryBatch = { migrations: [], steps: [] };
         await connection.execute('BEGIN');
         let k = 0;
@@ -508,7 +514,7 @@ export class Migrator {
             const pm = group[k]!;
             const blocked = this.#blockedBy(pm, failed);
             if (blocked) {
-              groupResults.push(
+              finish(
                 this.#result(pm, plan.direction, 'skipped', [], 0, `not run: depends on failed ${blocked}`),
               );
               failed.add(pm.id);
@@ -524,7 +530,7 @@ export class Migrator {
               await connection.execute(`RELEASE SAVEPOINT ${sp}`);
               const status =
                 pm.action === 'skip-engine' ? 'skipped' : plan.direction === 'up' ? 'applied' : 'rolled-back';
-              groupResults.push(this.#result(pm, plan.direction, status, steps, performance.now() - t0));
+              finish(this.#result(pm, plan.direction, status, steps, performance.now() - t0));
             } catch (err) {
               await connection.execute(`ROLLBACK TO SAVEPOINT ${sp}`);
               await connection.execute(`RELEASE SAVEPOINT ${sp}`);
@@ -532,9 +538,7 @@ export class Migrator {
               failed.add(pm.id);
               firstError ??= error;
               this.#emit('error', { error, migrationId: pm.id, attempt: 1, willRetry: false });
-              groupResults.push(
-                this.#result(pm, plan.direction, 'failed', [], performance.now() - t0, error.message),
-              );
+              finish(this.#result(pm, plan.direction, 'failed', [], performance.now() - t0, error.message));
               if (!this.#opts.continueOnError) {
                 k++;
                 break;
@@ -553,10 +557,10 @@ export class Migrator {
           for (const r of groupResults)
             if (r.status !== 'failed') Object.assign(r, { status: 'failed', error: error.message });
         }
+        done += groupResults.length;
         for (const r of groupResults) {
           results.push(r);
           this.#emit('migration:done', r);
-          this.#emit('progress', { done: ++done, total, migrationId: r.migrationId });
         }
         if (k < group.length && !this.#opts.continueOnError) break;
         continue;
@@ -600,8 +604,8 @@ export class Migrator {
         );
       }
       results.push(result);
-      this.#emit('migration:done', result);
       this.#emit('progress', { done: ++done, total, migrationId: pm.id });
+      this.#emit('migration:done', result);
     }
     return firstError;
   }
