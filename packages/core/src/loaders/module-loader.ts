@@ -1,6 +1,6 @@
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createJiti, type Jiti } from 'jiti';
+import type { Jiti } from 'jiti';
 import { isCmpkgError, MigrationParseError, type SourceLocation } from '../errors.js';
 import { type DefineMigrationInput, defineMigration, isMigration } from '../model/define-migration.js';
 import type { Migration } from '../model/types.js';
@@ -9,11 +9,16 @@ const TYPESCRIPT = new Set(['.ts', '.mts', '.cts']);
 
 let jiti: Jiti | undefined;
 
-function typescriptLoader(): Jiti {
+async function typescriptLoader(): Promise<Jiti> {
+  // Imported on first use: most projects have no TypeScript migrations, and jiti is a noticeable
+  // share of a CLI command's start-up time.
   // One instance for every file: the parent id only matters for relative ids, and we pass absolute
   // paths. No module cache, so a long-running process sees edits and every load is a fresh one.
   // `interopDefault` stays on: migrations may default-import CommonJS packages (`import x from 'pg'`).
-  jiti ??= createJiti(resolve('cmpkg-module-loader.cjs'), { moduleCache: false });
+  if (!jiti) {
+    const { createJiti } = await import('jiti');
+    jiti = createJiti(resolve('cmpkg-module-loader.cjs'), { moduleCache: false });
+  }
   return jiti;
 }
 
@@ -33,7 +38,7 @@ export async function loadModuleMigrations(file: string): Promise<Migration[]> {
   try {
     mod =
       format === 'typescript'
-        ? await typescriptLoader().import(path)
+        ? await (await typescriptLoader()).import(path)
         : await import(pathToFileURL(path).href);
   } catch (err) {
     throw withFile(err, file);
