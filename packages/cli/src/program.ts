@@ -1,12 +1,12 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
-import { runDown } from './commands/down.js';
+import { type DownCommandOptions, runDown } from './commands/down.js';
 import { runHistory } from './commands/history.js';
 import { runInit } from './commands/init.js';
 import { runNew } from './commands/new.js';
 import { runPlan } from './commands/plan.js';
 import { runStatus } from './commands/status.js';
-import { runUp } from './commands/up.js';
+import { runUp, type UpCommandOptions } from './commands/up.js';
 import { runValidate } from './commands/validate.js';
 import type { CommandContext, GlobalOptions } from './context.js';
 import { MIGRATION_FORMATS } from './templates.js';
@@ -127,19 +127,7 @@ export function buildProgram(
     .option('--continue-on-error', 'go on with the next migration after one fails')
     .option('--skip-backup', 'do not back up even when the plan requires it')
     .option('--reason <text>', 'recorded in the history')
-    .action(
-      async (
-        opts: {
-          to?: string;
-          dryRun?: boolean;
-          repair?: boolean;
-          continueOnError?: boolean;
-          skipBackup?: boolean;
-          reason?: string;
-        },
-        cmd: Command,
-      ) => run(cmd, (ctx) => runUp(ctx, opts)),
-    );
+    .action(async (opts: UpCommandOptions, cmd: Command) => run(cmd, (ctx) => runUp(ctx, opts)));
 
   program
     .command('down')
@@ -156,19 +144,7 @@ export function buildProgram(
     .option('--force', 'also roll back migrations without down steps or marked rollbackSupported: false')
     .option('--dry-run', 'print the plan and the exact SQL; change nothing')
     .option('--reason <text>', 'recorded in the history')
-    .action(
-      async (
-        opts: {
-          steps?: number;
-          to?: string;
-          all?: boolean;
-          force?: boolean;
-          dryRun?: boolean;
-          reason?: string;
-        },
-        cmd: Command,
-      ) => run(cmd, (ctx) => runDown(ctx, opts)),
-    );
+    .action(async (opts: DownCommandOptions, cmd: Command) => run(cmd, (ctx) => runDown(ctx, opts)));
 
   program
     .command('validate')

@@ -7,15 +7,8 @@ import { attachProgress } from '../progress.js';
 import { versionMove } from '../render.js';
 import { reportDryRun, reportPreflightError, reportRun } from './run-report.js';
 
-/** Options of `cmpkg down`. */
-export interface DownCommandOptions {
-  steps?: number;
-  to?: string;
-  all?: boolean;
-  force?: boolean;
-  dryRun?: boolean;
-  reason?: string;
-}
+/** Options of `cmpkg down`: exactly the engine's. */
+export type DownCommandOptions = DownOptions;
 
 /** The answer to "roll back?" was not yes (exit 1: nothing was done, nothing was refused). */
 export class RollbackCancelledError extends CmpkgError {

@@ -6,14 +6,11 @@ import { attachProgress } from '../progress.js';
 import { versionMove } from '../render.js';
 import { reportDryRun, reportPreflightError, reportRun } from './run-report.js';
 
-/** Options of `cmpkg up`. */
-export interface UpCommandOptions {
-  to?: string;
-  dryRun?: boolean;
+/** Options of `cmpkg up`: the engine's, plus the migrator settings the command exposes. */
+export interface UpCommandOptions extends UpOptions {
   repair?: boolean;
   continueOnError?: boolean;
   skipBackup?: boolean;
-  reason?: string;
 }
 
 /**
