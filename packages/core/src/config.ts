@@ -3,8 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import semver from 'semver';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
-import { findJsonSyntaxError, lineOfJsonPath } from './loaders/json-position.js';
-import { summarizeIssues, toFieldIssues } from './model/issues.js';
+import { parseJsonDocument } from './loaders/json-document.js';
 import { ID_PATTERN } from './model/schema.js';
 
 /**
@@ -116,36 +115,14 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
       { cause: err },
     );
   }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    const found = findJsonSyntaxError(text);
-    const reason = found
-      ? `${found.message} (column ${found.column})`
-      : err instanceof Error
-        ? err.message
-        : String(err);
-    throw new ConfigError(`invalid JSON: ${reason}`, { file, line: found?.line }, { cause: err });
+  const result = parseJsonDocument(text, CmpkgConfigSchema);
+  if (!result.ok) {
+    const p = result.problem;
+    throw p.kind === 'syntax'
+      ? new ConfigError(p.message, { file, line: p.line }, { cause: p.cause })
+      : new ConfigError(p.message, { file, line: p.line, field: p.field }, { details: { issues: p.issues } });
   }
-
-  const parsed = CmpkgConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = toFieldIssues(parsed.error.issues);
-    for (const issue of issues) {
-      const line = lineOfJsonPath(text, issue.path);
-      if (line !== undefined) issue.line = line;
-    }
-    const first = issues[0];
-    throw new ConfigError(
-      summarizeIssues(issues),
-      { file, line: first?.line, field: first?.field },
-      { details: { issues: issues.map(({ field, message, line }) => ({ field, message, line })) } },
-    );
-  }
-  return { file, config: resolvePaths(parsed.data, dirname(file)) };
+  return { file, config: resolvePaths(result.data, dirname(file)) };
 }
 
 function resolvePaths(config: CmpkgConfig, base: string): CmpkgConfig {

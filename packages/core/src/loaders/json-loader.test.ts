@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checksumMigration } from '../checksum.js';
 import { MigrationParseError } from '../errors.js';
+import { findJsonSyntaxError, lineOfJsonPath } from './json-document.js';
 import { parseJsonMigration } from './json-loader.js';
-import { findJsonSyntaxError, lineOfJsonPath } from './json-position.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cmpkg-json-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,9 +1,8 @@
 import { MigrationParseError } from '../errors.js';
-import { summarizeIssues, toFieldIssues } from '../model/issues.js';
 import { PortableMigrationDocumentSchema } from '../model/schema.js';
 import { toMigration } from '../model/to-migration.js';
 import type { Migration } from '../model/types.js';
-import { findJsonSyntaxError, lineAt, lineOfJsonPath } from './json-position.js';
+import { parseJsonDocument } from './json-document.js';
 
 /**
  * Parses and validates a `portable-migration-v1` JSON document.
@@ -17,44 +16,21 @@ import { findJsonSyntaxError, lineAt, lineOfJsonPath } from './json-position.js'
  * m.steps.up[0]?.sql?.universal;
  */
 export function parseJsonMigration(text: string, file: string): Migration {
-  const source = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  let doc: unknown;
-  try {
-    doc = JSON.parse(source);
-  } catch (err) {
-    throw invalidJson(source, file, err);
-  }
-  const parsed = PortableMigrationDocumentSchema.safeParse(doc);
-  if (!parsed.success) {
-    const issues = toFieldIssues(parsed.error.issues);
-    for (const issue of issues) {
-      const line = lineOfJsonPath(source, issue.path);
-      if (line !== undefined) issue.line = line;
-    }
-    const first = issues[0];
+  const result = parseJsonDocument(text, PortableMigrationDocumentSchema);
+  if (result.ok) return toMigration(result.data.migration, { file, format: 'json' });
+  const p = result.problem;
+  if (p.kind === 'syntax') {
     throw new MigrationParseError(
-      'E_SCHEMA',
-      summarizeIssues(issues),
-      { file, line: first?.line, field: first?.field },
-      { details: { issues: issues.map(({ field, message, line }) => ({ field, message, line })) } },
-    );
-  }
-  return toMigration(parsed.data.migration, { file, format: 'json' });
-}
-
-function invalidJson(text: string, file: string, err: unknown): MigrationParseError {
-  const native = err instanceof Error ? err.message : String(err);
-  const found = findJsonSyntaxError(text);
-  if (found) {
-    return new MigrationParseError(
       'E_INVALID_JSON',
-      `invalid JSON: ${found.message} (column ${found.column})`,
-      { file, line: found.line },
-      { cause: err, details: { column: found.column } },
+      p.message,
+      { file, line: p.line },
+      { cause: p.cause, ...(p.column !== undefined ? { details: { column: p.column } } : {}) },
     );
   }
-  // Our scanner and V8 disagree: fall back to the position V8 reports, when it reports one.
-  const position = /at position (\d+)/.exec(native)?.[1];
-  const line = position === undefined ? undefined : lineAt(text, Number(position));
-  return new MigrationParseError('E_INVALID_JSON', `invalid JSON: ${native}`, { file, line }, { cause: err });
+  throw new MigrationParseError(
+    'E_SCHEMA',
+    p.message,
+    { file, line: p.line, field: p.field },
+    { details: { issues: p.issues } },
+  );
 }

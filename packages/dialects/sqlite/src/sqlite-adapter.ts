@@ -1,4 +1,4 @@
-import type { DialectCapabilities, SplitterOptions } from '@cmpkg/core';
+import { DEFAULT_SPLITTER_OPTIONS, type DialectCapabilities, type SplitterOptions } from '@cmpkg/core';
 
 /**
  * What SQLite can do, as the engine in core sees it.
@@ -33,11 +33,8 @@ export const sqliteCapabilities: Readonly<DialectCapabilities> = Object.freeze({
  * splitStatements('create table [a] (x); select 1;', sqliteSplitterOptions);
  */
 export const sqliteSplitterOptions: Readonly<SplitterOptions> = Object.freeze({
-  dollarQuotes: false,
-  backslashEscapes: false,
+  ...DEFAULT_SPLITTER_OPTIONS,
+  // SQLite accepts MySQL's and MSSQL's identifier quotes too.
   backtickIdentifiers: true,
   bracketIdentifiers: true,
-  hashComments: false,
-  nestedBlockComments: false,
-  blockBodies: true,
 });

@@ -1,8 +1,10 @@
 import { findNodeAtLocation, type Node, type ParseError, parseTree, printParseErrorCode } from 'jsonc-parser';
+import type { z } from 'zod';
+import { summarizeIssues, toFieldIssues } from '../model/issues.js';
 
 /**
- * Line numbers for JSON files: where a syntax error is, and where a field lives. Only used on error
- * paths (the happy path is plain `JSON.parse`). jsonc-parser does the parsing: it reports every
+ * JSON documents with located errors: where a syntax error is, and where a field lives. Locating is
+ * only done on error paths (the happy path is plain `JSON.parse`). jsonc-parser does that parsing: it reports every
  * error with an offset and keeps offsets on every node, which V8's `JSON.parse` does not.
  */
 
@@ -103,4 +105,75 @@ export function lineOfJsonPath(text: string, path: readonly PropertyKey[]): numb
     }
   }
   return undefined;
+}
+
+/** Why a JSON document was refused, located for an error message. */
+export type JsonProblem =
+  | { kind: 'syntax'; message: string; line?: number; column?: number; cause: unknown }
+  | {
+      kind: 'schema';
+      /** The first issue, plus how many more there are. */
+      message: string;
+      line?: number;
+      /** `migration.steps.up[0].type` */
+      field?: string;
+      issues: { field: string; message: string; line?: number }[];
+    };
+
+/**
+ * Parses JSON text (a leading BOM is ignored) and validates it with a zod schema. The happy path is
+ * `JSON.parse` + `safeParse`; only a refused document is parsed again to find lines. Callers turn
+ * the problem into their own error class (a migration file, a config file).
+ *
+ * @example
+ * const result = parseJsonDocument(text, CmpkgConfigSchema);
+ * if (!result.ok) throw new ConfigError(result.problem.message, { file, line: result.problem.line });
+ */
+export function parseJsonDocument<S extends z.ZodType>(
+  input: string,
+  schema: S,
+): { ok: true; data: z.output<S> } | { ok: false; problem: JsonProblem } {
+  const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    const found = findJsonSyntaxError(text);
+    if (found) {
+      const problem: JsonProblem = {
+        kind: 'syntax',
+        message: `invalid JSON: ${found.message} (column ${found.column})`,
+        line: found.line,
+        column: found.column,
+        cause: err,
+      };
+      return { ok: false, problem };
+    }
+    // jsonc-parser and V8 disagree: keep V8's words and its position, when it reports one.
+    const native = err instanceof Error ? err.message : String(err);
+    const position = /at position (\d+)/.exec(native)?.[1];
+    const problem: JsonProblem = { kind: 'syntax', message: `invalid JSON: ${native}`, cause: err };
+    if (position !== undefined) problem.line = lineAt(text, Number(position));
+    return { ok: false, problem };
+  }
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return { ok: true, data: parsed.data };
+  const issues = toFieldIssues(parsed.error.issues);
+  for (const issue of issues) {
+    const line = lineOfJsonPath(text, issue.path);
+    if (line !== undefined) issue.line = line;
+  }
+  const first = issues[0];
+  const problem: JsonProblem = {
+    kind: 'schema',
+    message: summarizeIssues(issues),
+    issues: issues.map(({ field, message, line }) => ({
+      field,
+      message,
+      ...(line !== undefined ? { line } : {}),
+    })),
+  };
+  if (first?.line !== undefined) problem.line = first.line;
+  if (first?.field !== undefined) problem.field = first.field;
+  return { ok: false, problem };
 }
