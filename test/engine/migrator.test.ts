@@ -334,6 +334,41 @@ describe('Migrator.up', () => {
     expect(query<{ n: number }>('select count(*) as n from v')[0]?.n).toBe(2);
   });
 
+  it('records migrations for other engines as skipped, and applies one once it includes the engine', async () => {
+    writeJson('0001_pg.json', {
+      id: '0001_pg',
+      databaseEngines: ['postgresql'],
+      steps: { up: [sqlStep('up', 'CREATE TABLE pg_only (id int)')] },
+    });
+    writeJson('0002_all.json', {
+      id: '0002_all',
+      steps: { up: [sqlStep('up', 'CREATE TABLE everywhere (id int)')] },
+    });
+    const first = await (await migrator()).up();
+    expect(first.results.map((r) => [r.migrationId, r.status])).toEqual([
+      ['0001_pg', 'skipped'],
+      ['0002_all', 'applied'],
+    ]);
+    expect(history().map((h) => [h.migration_id, h.status])).toEqual([
+      ['0001_pg', 'skipped'],
+      ['0002_all', 'applied'],
+    ]);
+    expect(tables()).not.toContain('pg_only');
+    const status = await (await migrator()).status();
+    expect(status.migrations[0]).toMatchObject({ id: '0001_pg', state: 'skipped', reason: 'engine' });
+
+    writeJson('0001_pg.json', {
+      id: '0001_pg',
+      databaseEngines: ['postgresql', 'sqlite'],
+      steps: { up: [sqlStep('up', 'CREATE TABLE pg_only (id int)')] },
+    });
+    const second = await (await migrator()).up();
+    expect(second.error).toBeUndefined();
+    expect(second.results.map((r) => [r.migrationId, r.status])).toEqual([['0001_pg', 'applied']]);
+    expect(history().find((h) => h.migration_id === '0001_pg')?.status).toBe('applied');
+    expect(tables()).toContain('pg_only');
+  });
+
   it('skips a failing step marked skipOnError and applies the rest', async () => {
     writeJson('0001_s.json', {
       id: '0001_s',

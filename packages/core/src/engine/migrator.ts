@@ -526,7 +526,9 @@ export class Migrator {
             this.#emit('migration:start', { ...this.#ref(pm, plan.direction), index: done + k, total });
             try {
               const steps = await this.#runMigrationSteps(pm, plan.direction, runner, true);
-              await this.#recordDone(pm, plan.direction, steps, performance.now() - t0, nextRank, batch);
+              // Only new records can be batched: a record being replaced (a retried skip) is written at once.
+              const target = records.has(pm.id) ? undefined : batch;
+              await this.#recordDone(pm, plan.direction, steps, performance.now() - t0, nextRank, target);
               await connection.execute(`RELEASE SAVEPOINT ${sp}`);
               const status =
                 pm.action === 'skip-engine' ? 'skipped' : plan.direction === 'up' ? 'applied' : 'rolled-back';
