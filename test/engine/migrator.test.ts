@@ -158,7 +158,10 @@ describe('Migrator.up', () => {
         sqlStep('s1', 'CREATE TABLE t1 (id int)', { transactional: false }),
         sqlStep('s2', second, { transactional: false }),
       ],
-      down: [sqlStep('d1', 'DROP TABLE t1')],
+      down: [
+        sqlStep('d2', 'DROP TABLE IF EXISTS t2', { transactional: false }),
+        sqlStep('d1', 'DROP TABLE t1'),
+      ],
     });
     writeJson('0001_nt.json', { id: '0001_nt', steps: steps('INSERT INTO nope VALUES (1)') });
     const first = await (await migrator()).up();
@@ -175,6 +178,18 @@ describe('Migrator.up', () => {
     expect(resumed.results[0]?.steps.map((s) => s.stepId)).toEqual(['s2']);
     expect(history()[0]?.status).toBe('applied');
     expect(tables()).toEqual(expect.arrayContaining(['t1', 't2']));
+
+    // Rolling back runs step by step too (one down step is not transactional) and clears the record.
+    const undo = await (await migrator()).down({ reason: 'undo' });
+    expect(undo.error).toBeUndefined();
+    expect(undo.results[0]?.steps.map((s) => [s.stepId, s.status])).toEqual([
+      ['d2', 'done'],
+      ['d1', 'done'],
+    ]);
+    expect(tables()).not.toContain('t1');
+    expect(tables()).not.toContain('t2');
+    expect(history()).toEqual([]);
+    expect(query('select * from cmpkg_steps')).toEqual([]);
   });
 
   it('treats an edit to a finished step of a partial migration as drift', async () => {
