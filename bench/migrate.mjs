@@ -248,6 +248,25 @@ record(`status over ${SMALL.toLocaleString('en')}`, {
   cmpkg: await median(() => cmpkgStatus(dirSmall, lastDb.cmpkg)),
   ...peerStatus,
 });
+// The issue's workload as one figure: apply 1,000 to a new file, then status over them (cmpkg
+// loading its files for both, as the CLI does).
+record(`apply ${SMALL.toLocaleString('en')}, then status`, {
+  cmpkg: await median(async () => {
+    const file = freshDb('cmpkg-both');
+    await cmpkgUp(dirSmall, file);
+    await cmpkgStatus(dirSmall, file);
+  }),
+  umzug: await median(async () => {
+    const file = freshDb('umzug-both');
+    await umzugUp(file, SMALL);
+    await umzugStatus(file, SMALL);
+  }),
+  kysely: await median(async () => {
+    const file = freshDb('kysely-both');
+    await kyselyUp(file, SMALL);
+    await kyselyStatus(file, SMALL);
+  }),
+});
 const pluginSmall = await load(dirSmall);
 record(`status over ${SMALL.toLocaleString('en')}, plugin preloaded`, {
   cmpkg: await median(() => cmpkgStatusPreloaded(pluginSmall, lastDb.cmpkg)),
