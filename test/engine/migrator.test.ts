@@ -215,6 +215,14 @@ describe('Migrator.up', () => {
     const run = await (await migrator()).up();
     expect(run.error?.code).toBe('E_DRIFT');
     expect(run.error?.message).toMatch(/finished step "s1"/);
+
+    // --repair accepts the edited finished step (not re-run) and resumes at s2.
+    const repaired = await (await migrator({ repair: true })).up();
+    expect(repaired.error).toBeUndefined();
+    expect(repaired.repaired).toEqual(['0001_nt']);
+    expect(repaired.results[0]?.steps.map((s) => s.stepId)).toEqual(['s2']);
+    expect(history()[0]?.status).toBe('applied');
+    expect((await (await migrator()).validate()).ok).toBe(true);
   });
 
   it('refuses drift of an applied migration, and --repair records the new checksum', async () => {

@@ -10,7 +10,8 @@ const full: LoadedConfig = {
   config: {
     plugin: { id: 'kb', version: '1.2.0', name: 'Knowledge base' },
     migrationsDir: path.resolve('/tmp/cmpkg-settings-elsewhere/conf/db/migrations'),
-    database: 'sqlite:./from-config.db',
+    // As loadConfig returns them: relative paths already resolved against the config file's folder.
+    database: `sqlite:${path.resolve('/tmp/cmpkg-settings-elsewhere/conf/from-config.db')}`,
     lockTimeout: 5,
     allowOutOfOrder: true,
   },
@@ -30,7 +31,7 @@ describe('resolveSettings', () => {
     expect(Object.values(s.sources).every((v) => v === 'default')).toBe(true);
   });
 
-  it('takes the config over the defaults, with relative paths relative to the config file', () => {
+  it('takes the config over the defaults, paths as loadConfig resolved them', () => {
     const s = resolveSettings({}, {}, cwd, full);
     expect(s.database).toBe(`sqlite:${path.resolve('/tmp/cmpkg-settings-elsewhere/conf/from-config.db')}`);
     expect(s.migrationsDir).toBe(path.resolve('/tmp/cmpkg-settings-elsewhere/conf/db/migrations'));

@@ -53,7 +53,7 @@ export interface Settings {
   >;
 }
 
-/** The part of `loadConfig`'s result the CLI reads. */
+/** The part of `loadConfig`'s result the CLI reads (paths already absolute). */
 export interface LoadedConfig {
   file?: string;
   config: {
@@ -84,9 +84,9 @@ export function resolveSettings(
   cwd: string,
   loaded: LoadedConfig,
 ): Settings {
+  // loadConfig has made the config's paths absolute (against the config file's folder); flags and
+  // the environment are relative to the working directory.
   const config = loaded.config;
-  // Paths in the config file are relative to the config file; everything else to the working dir.
-  const configDir = loaded.file ? path.dirname(loaded.file) : cwd;
   const sources = {} as Settings['sources'];
 
   let database: string;
@@ -97,7 +97,8 @@ export function resolveSettings(
     database = resolveDatabaseUrl(env.DATABASE_URL, cwd);
     sources.database = 'env';
   } else if (config.database !== undefined) {
-    database = resolveDatabaseUrl(config.database, configDir);
+    // loadConfig already resolved a relative SQLite path against the config file's folder.
+    database = config.database;
     sources.database = 'config';
   } else {
     database = resolveDatabaseUrl(DEFAULT_DATABASE, cwd);
@@ -109,7 +110,7 @@ export function resolveSettings(
     migrationsDir = path.resolve(cwd, flags.dir);
     sources.migrationsDir = 'flag';
   } else if (loaded.file !== undefined && config.migrationsDir !== undefined) {
-    migrationsDir = path.resolve(configDir, config.migrationsDir);
+    migrationsDir = config.migrationsDir;
     sources.migrationsDir = 'config';
   } else {
     migrationsDir = path.resolve(cwd, DEFAULT_MIGRATIONS_DIR);

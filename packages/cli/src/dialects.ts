@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { type Dialect, UsageError } from '@cmpkg/core';
+import { type Dialect, resolveSqliteUrl, UsageError } from '@cmpkg/core';
 import { SqliteDialect } from '@cmpkg/dialect-sqlite';
 
 /** URL schemes of dialects that exist in the design but are not shipped with the CLI yet. */
@@ -10,11 +10,14 @@ const NOT_INSTALLED: Record<string, { engine: string; pkg: string }> = {
   'mariadb:': { engine: 'MariaDB', pkg: '@cmpkg/dialect-mysql' },
 };
 
-/** The scheme of a URL (`sqlite:`, `postgres:`), lower-cased; undefined when there is none. */
+/** The scheme of a URL (`postgres:`), lower-cased; undefined when there is none. */
 function schemeOf(url: string): string | undefined {
   const m = /^([a-z][a-z0-9+.-]*):/i.exec(url);
   return m ? `${m[1]!.toLowerCase()}:` : undefined;
 }
+
+/** The dialects this CLI ships; each says which URLs it serves. */
+const DIALECTS: readonly (() => Dialect)[] = [() => new SqliteDialect()];
 
 /** A URL with any password replaced by `***`, so error messages never print secrets. */
 export function redactUrl(url: string): string {
@@ -30,8 +33,11 @@ export function redactUrl(url: string): string {
  * dialectFor('postgres://localhost/app'); // throws UsageError: the PostgreSQL dialect is not installed yet
  */
 export function dialectFor(url: string): Dialect {
+  for (const make of DIALECTS) {
+    const dialect = make();
+    if (dialect.handles(url)) return dialect;
+  }
   const scheme = schemeOf(url);
-  if (scheme === 'sqlite:') return new SqliteDialect();
   const missing = scheme ? NOT_INSTALLED[scheme] : undefined;
   if (missing) {
     throw new UsageError(
@@ -47,20 +53,14 @@ export function dialectFor(url: string): Dialect {
 }
 
 /**
- * Makes a relative SQLite path absolute against `baseDir` (the config file's folder for URLs from
- * the config, the working directory otherwise). Other URLs are returned unchanged, and so is a
- * relative path whose base is the process's own working directory, which keeps messages short.
+ * Resolves a relative SQLite path in a flag or the environment against the command's working
+ * directory (core's `resolveSqliteUrl`); when that is the process's own directory the URL is kept as
+ * typed, which keeps messages short and means the same file.
  *
  * @example
- * resolveDatabaseUrl('sqlite:./app.db', '/srv/project'); // 'sqlite:/srv/project/app.db'
+ * resolveDatabaseUrl('sqlite:./app.db', '/srv/project'); // 'sqlite:/srv/project/app.db' (run elsewhere)
  * resolveDatabaseUrl('sqlite::memory:', '/srv/project'); // 'sqlite::memory:'
  */
-export function resolveDatabaseUrl(url: string, baseDir: string): string {
-  if (schemeOf(url) !== 'sqlite:') return url;
-  const rest = url.slice('sqlite:'.length);
-  // `sqlite::memory:`, `sqlite://...` (left to the dialect), and absolute paths need nothing.
-  if (rest === '' || rest.startsWith(':') || rest.startsWith('//') || path.isAbsolute(rest)) return url;
-  const absolute = path.resolve(baseDir, rest);
-  if (absolute === path.resolve(process.cwd(), rest)) return url;
-  return `sqlite:${absolute}`;
+export function resolveDatabaseUrl(url: string, cwd: string): string {
+  return path.resolve(cwd) === process.cwd() ? url : resolveSqliteUrl(url, cwd);
 }

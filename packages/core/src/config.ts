@@ -131,8 +131,16 @@ function resolvePaths(config: CmpkgConfig, base: string): CmpkgConfig {
   return out;
 }
 
-/** `sqlite:./app.db` → `sqlite:/abs/app.db`; other URLs, `:memory:` and absolute paths unchanged. */
-function resolveSqliteUrl(url: string, base: string): string {
+/**
+ * Makes the file path of a relative `sqlite:` URL absolute against `base` (the config file's folder,
+ * or a command's working directory). Other URLs, `sqlite::memory:`, `sqlite://...` (left to the
+ * dialect) and absolute paths come back unchanged.
+ *
+ * @example
+ * resolveSqliteUrl('sqlite:./app.db', '/srv/project'); // 'sqlite:/srv/project/app.db'
+ * resolveSqliteUrl('postgres://db/app', '/srv/project'); // unchanged
+ */
+export function resolveSqliteUrl(url: string, base: string): string {
   const match = /^sqlite:(?!\/\/)(.+)$/i.exec(url);
   const path = match?.[1];
   if (path === undefined || path === ':memory:' || isAbsolute(path)) return url;

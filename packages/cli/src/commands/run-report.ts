@@ -12,6 +12,7 @@ function runJson(result: RunResult, plan: Plan): Record<string, unknown> {
     plan: result.plan ?? plan,
     results: result.results,
     ...(result.backup ? { backup: result.backup } : {}),
+    ...(result.repaired ? { repaired: result.repaired } : {}),
     ...(result.executionId !== undefined ? { executionId: result.executionId } : {}),
     ...(result.error ? { error: toJsonError(result.error) } : {}),
   };

@@ -62,6 +62,15 @@ describe('up / status / down against a real SQLite file', () => {
     expect(existsSync(db)).toBe(false);
   });
 
+  it("resolves the config's relative database and migrations against the config file, from any cwd", async () => {
+    const elsewhere = path.dirname(project.dir);
+    const config = path.join(project.dir, 'cmpkg.config.json');
+    const up = await runCli(['up', '--config', config], { cwd: elsewhere });
+    expect(up.code, up.stderr).toBe(0);
+    expect(existsSync(db)).toBe(true);
+    expect(existsSync(path.join(elsewhere, 'app.db'))).toBe(false);
+  });
+
   it('applies everything, then has nothing to do', async () => {
     const up = await cli('up', '--reason', 'first install');
     expect(up.stderr).toBe('');
@@ -73,7 +82,7 @@ describe('up / status / down against a real SQLite file', () => {
 
     const again = await cli('up');
     expect(again).toMatchObject({ code: 0, stderr: '' });
-    expect(again.stdout).toBe('Nothing to do: notes is up to date (2 applied)\n');
+    expect(again.stdout).toBe('Nothing to do: notes is up to date (1.1.0)\n');
 
     const status = await cli('status', '--json');
     const report = JSON.parse(status.stdout);
@@ -124,8 +133,16 @@ describe('up / status / down against a real SQLite file', () => {
     const status = await cli('status');
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/0001_create_notes .* applied DRIFT/);
-    expect((await cli('up', '--repair')).code).toBe(0);
+    const repair = await cli('up', '--repair', '--json');
+    expect(repair.code).toBe(0);
+    expect(JSON.parse(repair.stdout)).toMatchObject({
+      ok: true,
+      repaired: ['0001_create_notes'],
+      results: [],
+    });
     expect((await cli('validate')).code).toBe(0);
+    // Repaired once: the next run has nothing left to record.
+    expect((await cli('up', '--repair')).stdout).toMatch(/^Nothing to do/);
   });
 
   it('rolls back the last migration, without asking when stdin is not a TTY', async () => {

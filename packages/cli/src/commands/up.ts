@@ -16,7 +16,7 @@ export interface UpCommandOptions extends UpOptions {
 /**
  * `cmpkg up`: first a dry run on a read-only connection, which plans and checks for drift without
  * taking the lock or creating anything (a planning error exits 2, drift 3, the database untouched;
- * an empty plan exits 0 without ever opening a writable connection). Then the real run on a
+ * an empty plan with nothing to repair exits 0 without ever opening a writable connection). Then the real run on a
  * writable connection, where the migrator plans again under the lock.
  *
  * @example
@@ -32,25 +32,23 @@ export async function runUp(ctx: CommandContext, options: UpCommandOptions): Pro
   if (options.repair) extras.repair = true;
   if (options.continueOnError) extras.continueOnError = true;
 
-  const first = await withMigrator(prepared, { readOnly: true, ...extras }, async (m, db) => {
-    const preview = await m.up({ ...upOptions, dryRun: true });
-    const database = db.connection.displayUrl;
-    if (options.dryRun || preview.error || (preview.plan?.migrations.length ?? 0) > 0)
-      return { preview, database };
-    // Nothing pending: say how many are applied, and whether --repair still has checksums to record.
-    const status = await m.status();
-    return { preview, database, applied: status.counts.applied, drift: status.drift };
-  });
-  const { preview, database } = first;
+  const { preview, database } = await withMigrator(
+    prepared,
+    { readOnly: true, ...extras },
+    async (m, db) => ({
+      preview: await m.up({ ...upOptions, dryRun: true }),
+      database: db.connection.displayUrl,
+    }),
+  );
 
   if (preview.error || !preview.plan) return reportPreflightError(ctx, preview, options.dryRun === true);
   const plan = preview.plan;
   if (options.dryRun) return reportDryRun(ctx, { ...preview, plan });
 
-  const repairPending = options.repair === true && (first.drift?.length ?? 0) > 0;
-  if (plan.migrations.length === 0 && !repairPending) {
+  const toRepair = preview.repaired ?? [];
+  if (plan.migrations.length === 0 && toRepair.length === 0) {
     out.emitJson({ ok: true, dryRun: false, plan, results: [] });
-    out.line(`Nothing to do: ${plan.pluginId} is up to date (${first.applied ?? 0} applied)`);
+    out.line(`Nothing to do: ${plan.pluginId} is up to date (${plan.fromVersion ?? 'nothing applied'})`);
     return ExitCode.Ok;
   }
 
@@ -59,7 +57,7 @@ export async function runUp(ctx: CommandContext, options: UpCommandOptions): Pro
       `Applying ${plural(plan.migrations.length, 'migration')} of ${plan.pluginId} to ${database}: ${versionMove(plan)}`,
     );
   } else {
-    out.line(`Recording the new checksums of ${first.drift?.join(', ')} (--repair) on ${database}`);
+    out.line(`Recording the new checksums of ${toRepair.join(', ')} (--repair) on ${database}`);
   }
   const result = await withMigrator(prepared, { readOnly: false, ...extras }, async (m) => {
     const progress = attachProgress(m, out);
@@ -70,14 +68,9 @@ export async function runUp(ctx: CommandContext, options: UpCommandOptions): Pro
     }
   });
   if (plan.migrations.length === 0 && !result.error) {
-    out.emitJson({
-      ok: true,
-      dryRun: false,
-      plan: result.plan ?? plan,
-      results: [],
-      repaired: first.drift ?? [],
-    });
-    out.line(`${out.c.green('✔')} repaired: ${first.drift?.join(', ')}`);
+    const repaired = result.repaired ?? [];
+    out.emitJson({ ok: true, dryRun: false, plan: result.plan ?? plan, results: [], repaired });
+    out.line(`${out.c.green('✔')} repaired: ${repaired.join(', ')}`);
     return ExitCode.Ok;
   }
   return reportRun(ctx, plan, result, database);

@@ -1,4 +1,4 @@
-import { CmpkgError, DriftError, isCmpkgError, type ValidationReport } from '@cmpkg/core';
+import { type CmpkgError, isCmpkgError, type ValidationReport } from '@cmpkg/core';
 import { type CommandContext, prepare, withMigrator } from '../context.js';
 import { exitCodeFor } from '../exit-codes.js';
 import { plural, toJsonError } from '../output.js';
@@ -18,8 +18,8 @@ export async function runValidate(ctx: CommandContext): Promise<number> {
   const { report, error, database } = await withMigrator(prepared, { readOnly: true }, async (m, db) => {
     const database = db.connection.displayUrl;
     try {
-      const report = await m.validate();
-      return { report, error: validationError(report), database };
+      // The engine returns only passing reports; everything it finds wrong is thrown.
+      return { report: await m.validate(), error: undefined, database };
     } catch (err) {
       // Drift is a finding of validate, not a crash: report it in the usual shape, then exit 3.
       if (!(isCmpkgError(err) && err.code === 'E_DRIFT')) throw err;
@@ -48,18 +48,4 @@ export async function runValidate(ctx: CommandContext): Promise<number> {
     );
   }
   return exitCodeFor(error);
-}
-
-/** The error of a report that came back not ok (the engine normally throws instead). */
-function validationError(report: ValidationReport): CmpkgError | undefined {
-  if (report.drift.length > 0) {
-    return new DriftError(
-      `${report.drift.join(', ')} changed since applied; restore, or accept with --repair`,
-      {
-        details: { migrations: report.drift },
-      },
-    );
-  }
-  if (!report.ok) return new CmpkgError('E_INVALID', 'input', `${report.pluginId}: validation failed`);
-  return undefined;
 }

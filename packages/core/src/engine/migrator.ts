@@ -298,20 +298,24 @@ export class Migrator {
       const made = makePlan(this.#planner(state), state);
       plan = made.plan;
       this.#emit('plan', plan);
+      const repaired = [...new Set(made.repair.map((d) => d.migrationId))];
+      const repairedField = repaired.length > 0 ? { repaired } : {};
       if (dryRun) {
         return {
           dryRun: true,
           plan,
           results: plan.migrations.map((pm) => this.#result(pm, direction, 'planned', [], 0)),
+          ...repairedField,
         };
       }
-      if (plan.migrations.length === 0 && made.repair.length === 0) return { dryRun: false, plan, results };
+      if (plan.migrations.length === 0 && repaired.length === 0) return { dryRun: false, plan, results };
       await this.#store.ensureTables();
       await this.#store.closeInterruptedExecutions();
       for (const d of made.repair) {
-        if (!d.stepId && d.current) await this.#store.updateChecksum(plugin.id, d.migrationId, d.current);
+        if (d.stepId) await this.#store.updateStepChecksum(plugin.id, d.migrationId, d.stepId, d.current);
+        else if (d.current) await this.#store.updateChecksum(plugin.id, d.migrationId, d.current);
       }
-      if (plan.migrations.length === 0) return { dryRun: false, plan, results };
+      if (plan.migrations.length === 0) return { dryRun: false, plan, results, ...repairedField };
       executionId = await this.#store.startExecution({
         kind: direction,
         pluginId: plugin.id,
@@ -342,6 +346,7 @@ export class Migrator {
         results,
         ...(error ? { error } : {}),
         ...(backup ? { backup } : {}),
+        ...repairedField,
         executionId,
       };
     } catch (err) {

@@ -112,6 +112,8 @@ export interface RunResult {
   results: MigrationResult[];
   error?: CmpkgError;
   backup?: BackupResult;
+  /** Drifted migrations whose recorded checksums `repair` replaced (in a dry run: would replace). */
+  repaired?: string[];
   /** The `cmpkg_executions` row of this run (absent for dry runs and runs that never started). */
   executionId?: number;
 }

@@ -384,6 +384,36 @@ export class HistoryStore {
       .execute();
   }
 
+  /**
+   * Accepts an edited finished step of a partial migration (`repair`): records its new checksum,
+   * or forgets the step when it no longer exists.
+   */
+  async updateStepChecksum(
+    pluginId: string,
+    migrationId: string,
+    stepId: string,
+    checksum: string | null,
+  ): Promise<void> {
+    if (checksum === null) {
+      await this.#db
+        .deleteFrom('cmpkg_steps')
+        .where('plugin_id', '=', pluginId)
+        .where('migration_id', '=', migrationId)
+        .where('step_id', '=', stepId)
+        .where('direction', '=', 'up')
+        .execute();
+      return;
+    }
+    await this.#db
+      .updateTable('cmpkg_steps')
+      .set({ checksum })
+      .where('plugin_id', '=', pluginId)
+      .where('migration_id', '=', migrationId)
+      .where('step_id', '=', stepId)
+      .where('direction', '=', 'up')
+      .execute();
+  }
+
   async deleteMigration(
     pluginId: string,
     migrationId: string,
