@@ -4,6 +4,7 @@ import type { LockOptions, ReleaseLock } from '@cmpkg/core';
 import { ConnectionError, LockTimeoutError, UsageError } from '@cmpkg/core';
 import Database from 'better-sqlite3';
 import type { SqliteConnection } from './sqlite-connection.js';
+import { classifySqliteError } from './sqlite-errors.js';
 
 /**
  * The table in the migrated database that says who holds which lock; informational only.
@@ -103,7 +104,8 @@ export async function acquireSqliteLock(
       lockDb.exec('BEGIN EXCLUSIVE');
       break;
     } catch (err) {
-      if (!isBusy(err)) {
+      // Busy or locked: another process holds the lock file; anything else is a real failure.
+      if (classifySqliteError(err) !== 'transient') {
         lockDb.close();
         throw new ConnectionError(`cannot take lock "${name}" on ${lockFile}: ${message(err)}`, {
           cause: err,
@@ -251,11 +253,6 @@ function isAlive(pid: number): boolean {
     // EPERM: it exists but belongs to someone else.
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-function isBusy(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
 }
 
 function defaultHolder(): string {
