@@ -738,7 +738,9 @@ export class Migrator {
         packageDigest: this.#opts.packageDigest ?? null,
       });
     }
-    let anyDone = pm.completedSteps.length > 0;
+    // The recorded status only changes once, from `failed` to `partial`, with the first finished
+    // step, and in that step's transaction where there is one.
+    let recorded: 'partial' | 'failed' = pm.completedSteps.length > 0 ? 'partial' : 'failed';
     for (const step of pm.steps) {
       if (direction === 'up' && pm.completedSteps.includes(step.id)) continue;
       const startedAt = nowIso();
@@ -761,6 +763,10 @@ export class Migrator {
         if (inTx) await connection.execute('BEGIN');
         r = await runner.run(pm, step, inTx);
         await this.#store.writeSteps([this.#journal(pm, direction, r)]);
+        if (direction === 'up' && r.status === 'done' && recorded === 'failed') {
+          await this.#store.updateStatus(pm.pluginId, pm.id, 'partial');
+          recorded = 'partial';
+        }
         if (inTx) await connection.execute('COMMIT');
       } catch (err) {
         if (inTx) await connection.execute('ROLLBACK').catch(() => undefined);
@@ -775,17 +781,10 @@ export class Migrator {
         };
         out.push(failedStep);
         await this.#store.writeSteps([this.#journal(pm, direction, failedStep)]);
-        if (direction === 'up') await this.#setStatus(pm, anyDone ? 'partial' : 'failed');
         throw err;
       }
       out.push(r);
-      if (r.status === 'done') anyDone = true;
-      if (direction === 'up' && anyDone) await this.#setStatus(pm, 'partial');
       this.#emit('step:done', { ...this.#ref(pm, direction), ...r });
     }
-  }
-
-  async #setStatus(pm: PlannedMigration, status: 'partial' | 'failed'): Promise<void> {
-    await this.#store.updateStatus(pm.pluginId, pm.id, status);
   }
 }

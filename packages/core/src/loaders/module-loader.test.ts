@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { checksumMigration } from '../checksum.js';
 import { MigrationParseError } from '../errors.js';
 import { loadModuleMigrations } from './module-loader.js';
 
@@ -31,6 +32,20 @@ async function fails(file: string): Promise<MigrationParseError> {
 const sqlStep = "{ id: 'up', name: 'Up', sql: { universal: 'CREATE TABLE t (id int)' } }";
 
 describe('loadModuleMigrations', () => {
+  it("recomputes a migration's checksum instead of trusting the one the module carries", async () => {
+    const file = write(
+      '0009_claims.mjs',
+      `import { defineMigration } from ${JSON.stringify(defineModule)};
+const m = defineMigration({ id: '0009_claims', version: '1.0.0', name: 'Claims', steps: { up: [${sqlStep}] } });
+export default { ...m, checksum: 'sha256:${'0'.repeat(64)}' };
+`,
+    );
+    const [m] = await loadModuleMigrations(file);
+    expect(m?.checksum).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(m?.checksum).not.toBe(`sha256:${'0'.repeat(64)}`);
+    expect(m?.checksum).toBe(checksumMigration(m!));
+  });
+
   it('loads a TypeScript default export made with defineMigration', async () => {
     const file = write(
       '0001_ts.ts',

@@ -1,6 +1,7 @@
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Jiti } from 'jiti';
+import { checksumMigration } from '../checksum.js';
 import { isCmpkgError, MigrationParseError, type SourceLocation } from '../errors.js';
 import { type DefineMigrationInput, defineMigration, isMigration } from '../model/define-migration.js';
 import type { Migration } from '../model/types.js';
@@ -85,8 +86,10 @@ function isCandidate(value: unknown): value is DefineMigrationInput {
 
 function materialize(item: unknown, file: string, where: string): Migration {
   const migration = isMigration(item) ? item : validateCandidate(item as DefineMigrationInput, file, where);
-  // A copy: the module's own object may be shared with other loads of the same module.
-  return { ...migration, source: { file, format: 'module' } };
+  // A copy: the module's own object may be shared with other loads of the same module. The checksum
+  // is computed here again: the module may have imported another copy (or version) of @cmpkg/core,
+  // and the history must only ever hold checksums of this loader's one checksum function.
+  return { ...migration, checksum: checksumMigration(migration), source: { file, format: 'module' } };
 }
 
 function validateCandidate(input: DefineMigrationInput, file: string, where: string): Migration {
