@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -27,7 +27,7 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'cmpkg-engine-'));
   dbFile = join(dir, 'app.db');
   migrationsDir = join(dir, 'migrations');
-  require('node:fs').mkdirSync(migrationsDir);
+  mkdirSync(migrationsDir);
 });
 
 afterEach(async () => {
@@ -473,6 +473,59 @@ describe('Migrator.up', () => {
     const skipped = await new Migrator({ dialect, connection: memory, plugin, backup: 'skip' }).up();
     expect(skipped.error).toBeUndefined();
     expect((await memory.execute("select name from sqlite_master where name = 'r'")).rows).toHaveLength(1);
+  });
+
+  it('marks every migration of a shared transaction failed when its COMMIT fails', async () => {
+    // A deferred foreign key is only checked at COMMIT: the statements succeed, the commit does not.
+    writeJson('0001_parent.json', {
+      id: '0001_parent',
+      steps: {
+        up: [
+          sqlStep(
+            'up',
+            'CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)',
+          ),
+        ],
+      },
+    });
+    writeJson('0002_orphan.json', {
+      id: '0002_orphan',
+      steps: { up: [sqlStep('up', 'INSERT INTO child (id, parent_id) VALUES (1, 42)')] },
+    });
+    const m = await migrator();
+    const done: string[] = [];
+    m.on('migration:done', (r) => done.push(`${r.migrationId}:${r.status}`));
+    const run = await m.up();
+    expect(run.error?.message).toMatch(/FOREIGN KEY/i);
+    expect(run.results.map((r) => r.status)).toEqual(['failed', 'failed']);
+    expect(done).toEqual(['0001_parent:failed', '0002_orphan:failed']);
+    expect(tables()).not.toContain('parent');
+    expect(query('select * from cmpkg_migrations')).toEqual([]);
+    expect(query<{ status: string }>("select status from cmpkg_executions where kind = 'up'")).toEqual([
+      { status: 'failed' },
+    ]);
+  });
+
+  it('stops before migrating when the required backup fails', async () => {
+    writeJson('0001_risky.json', {
+      id: '0001_risky',
+      requiresBackup: true,
+      steps: { up: [sqlStep('up', 'CREATE TABLE r (id int)')] },
+    });
+    // A file where the backup directory should be: the backup cannot be written.
+    const notADirectory = join(dir, 'not-a-dir');
+    writeFileSync(notADirectory, 'x');
+    const run = await (await migrator({ backupDirectory: notADirectory })).up();
+    expect(run.error).toBeDefined();
+    expect(run.results).toEqual([]);
+    expect(tables()).not.toContain('r');
+    expect(query('select * from cmpkg_migrations')).toEqual([]);
+    expect(
+      query<{ kind: string; status: string }>('select kind, status from cmpkg_executions order by id'),
+    ).toEqual([
+      { kind: 'up', status: 'failed' },
+      { kind: 'backup', status: 'failed' },
+    ]);
   });
 
   it('gives up on the lock after the timeout and names the holder', async () => {

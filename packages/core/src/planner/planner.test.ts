@@ -191,6 +191,15 @@ describe('MigrationPlanner.planDown', () => {
     expect(all.toVersion).toBeNull();
   });
 
+  it('refuses to roll back an applied migration whose file is gone unless forced', () => {
+    const gone = migration({ id: 'gone' });
+    const p = planner(plugin(a), [applied(a, 1), applied(gone, 2)]);
+    expect(() => p.planDown()).toThrow(/"gone": its migration file is missing/);
+    const forced = p.planDown({ force: true });
+    expect(forced.migrations.map((m) => [m.id, m.steps.length])).toEqual([['gone', 0]]);
+    expect(forced.warnings.join()).toMatch(/history record is removed/);
+  });
+
   it('refuses migrations without down steps or with rollbackSupported: false unless forced', () => {
     const noDown = migration({
       id: 'nd',
