@@ -1,5 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Engine } from './model/schema.js';
+import type { PortableType } from './schema/portable-types.js';
+import type { IntrospectOptions, SchemaChange, SchemaSnapshot } from './schema/snapshot.js';
 import type { SplitterOptions } from './sql/splitter.js';
 
 /**
@@ -16,6 +18,10 @@ export interface DialectCapabilities {
   savepoints: boolean;
   /** The server can cancel a statement after a timeout (statement_timeout, max_execution_time). */
   statementTimeout: boolean;
+  /** `CREATE INDEX ... WHERE` (PostgreSQL, SQLite). */
+  partialIndexes: boolean;
+  /** Index key parts that are expressions, such as `lower(email)`. */
+  expressionIndexes: boolean;
 }
 
 export interface ConnectOptions {
@@ -110,6 +116,17 @@ export interface Dialect {
   splitStatements(sql: string): string[];
   classifyError(err: unknown): ErrorClass;
   countSchemaObjects(conn: Connection): Promise<SchemaObjectCounts>;
+  /**
+   * Reads the schema: tables (columns, keys, indexes, foreign keys, checks, sizes, row counts,
+   * CREATE statements), views, triggers and routines, in the portable model.
+   */
+  introspect(conn: Connection, options?: IntrospectOptions): Promise<SchemaSnapshot>;
+  /** Renders a change of the portable model as this engine's statements, in order. */
+  renderDdl(change: SchemaChange): string[];
+  /** This engine's type for a portable type: the dialect's one mapping table. */
+  nativeType(type: PortableType): string;
+  /** Quotes an identifier for this engine (`"a"`, `` `a` ``), doubling any quote inside it. */
+  quoteIdentifier(name: string): string;
   /** Makes a restorable copy of the database; absent where the dialect cannot. */
   backup?(conn: Connection, options: { label: string; directory?: string }): Promise<BackupResult>;
 }

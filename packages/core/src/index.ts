@@ -21,4 +21,6 @@ export {
   type PlannerInput,
   type UpPlanOptions,
 } from './planner/planner.js';
+export * from './schema/portable-types.js';
+export type * from './schema/snapshot.js';
 export * from './sql/splitter.js';

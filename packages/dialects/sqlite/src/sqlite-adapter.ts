@@ -20,6 +20,8 @@ export const sqliteCapabilities: Readonly<DialectCapabilities> = Object.freeze({
   returning: true,
   savepoints: true,
   statementTimeout: false,
+  partialIndexes: true,
+  expressionIndexes: true,
 });
 
 /**
