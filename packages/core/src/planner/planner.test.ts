@@ -15,6 +15,8 @@ const sqlite: PlannerDialect = {
     returning: true,
     savepoints: true,
     statementTimeout: false,
+    partialIndexes: true,
+    expressionIndexes: true,
   },
   splitStatements: (sql) => splitStatements(sql, { blockBodies: true }),
 };

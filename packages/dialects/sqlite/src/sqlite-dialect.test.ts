@@ -38,6 +38,8 @@ describe('SqliteDialect', () => {
       returning: true,
       savepoints: true,
       statementTimeout: false,
+      partialIndexes: true,
+      expressionIndexes: true,
     });
     expect(d.splitter).toEqual({
       dollarQuotes: false,
