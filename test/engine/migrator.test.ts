@@ -225,6 +225,59 @@ describe('Migrator.up', () => {
     expect((await (await migrator()).validate()).ok).toBe(true);
   });
 
+  it('resumes a step outside a transaction after the statements it already ran, unless they changed', async () => {
+    const step = (third: string, first = 'CREATE TABLE t1 (id int)') => ({
+      up: [
+        sqlStep('s1', `${first}; INSERT INTO t1 VALUES (1); ${third}`, { transactional: false }),
+      ],
+    });
+    writeJson('0001_nt.json', { id: '0001_nt', steps: step('INSERT INTO nope VALUES (1)') });
+    const failed = await (await migrator()).up();
+    expect(failed.error?.message).toMatch(/statement 3/);
+    // Statements 1 and 2 ran and stay (no transaction); the journal says how far the step got.
+    expect(query('select * from t1')).toEqual([{ id: 1 }]);
+    expect(query('select status, statements_done from cmpkg_steps')).toEqual([
+      { status: 'failed', statements_done: 2 },
+    ]);
+
+    // Editing a statement that already ran is refused: skipping it would skip something else.
+    writeJson('0001_nt.json', {
+      id: '0001_nt',
+      steps: step('INSERT INTO t1 VALUES (3)', 'CREATE TABLE t1 (id int, x int)'),
+    });
+    const edited = await (await migrator()).up();
+    expect(edited.error?.code).toBe('E_DRIFT');
+    expect(edited.error?.message).toMatch(/statements 1-2 ran before the step failed/);
+
+    // Fixing only the failed statement resumes at it: CREATE TABLE t1 would fail if it ran again.
+    writeJson('0001_nt.json', { id: '0001_nt', steps: step('INSERT INTO t1 VALUES (3)') });
+    const resumed = await (await migrator()).up();
+    expect(resumed.error).toBeUndefined();
+    expect(query('select id from t1 order by id')).toEqual([{ id: 1 }, { id: 3 }]);
+    expect(history()[0]?.status).toBe('applied');
+    expect(query('select status, statements_done from cmpkg_steps')).toEqual([
+      { status: 'done', statements_done: 3 },
+    ]);
+  });
+
+  it('--repair runs a changed, partly run step from its first statement', async () => {
+    const step = (first: string, third: string) => ({
+      up: [sqlStep('s1', `${first}; INSERT INTO t1 VALUES (1); ${third}`, { transactional: false })],
+    });
+    writeJson('0001_nt.json', { id: '0001_nt', steps: step('CREATE TABLE t1 (id int)', 'INSERT INTO nope VALUES (1)') });
+    expect((await (await migrator()).up()).error).toBeDefined();
+    // The operator undid the effects by hand and rewrote the step.
+    const conn = await dialect.connect(`sqlite:${dbFile}`);
+    await conn.execute('DROP TABLE t1');
+    await conn.close();
+    writeJson('0001_nt.json', { id: '0001_nt', steps: step('CREATE TABLE t1 (id integer)', 'SELECT 1') });
+    expect((await (await migrator()).up()).error?.code).toBe('E_DRIFT');
+    const repaired = await (await migrator({ repair: true })).up();
+    expect(repaired.error).toBeUndefined();
+    expect(query('select id from t1')).toEqual([{ id: 1 }]);
+    expect(history()[0]?.status).toBe('applied');
+  });
+
   it('refuses drift of an applied migration, and --repair records the new checksum', async () => {
     writeJson('0001_a.json', { id: '0001_a', steps: { up: [sqlStep('up', 'CREATE TABLE a (id int)')] } });
     await (await migrator()).up();

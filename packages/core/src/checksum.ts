@@ -112,6 +112,17 @@ export function checksumMigration(m: ChecksumInput): string {
  * @example
  * checksumStep({ id: 'up', type: 'sql', name: 'Up', sql: { universal: 'SELECT 1' }, ...defaults });
  */
+/**
+ * The checksum of the statements a step has run so far (line endings and trailing blanks
+ * ignored, as everywhere): what lets a resumed step skip them only if they are unchanged.
+ *
+ * @example
+ * checksumStatements(['CREATE TABLE a (x INT)']) === checksumStatements(['CREATE TABLE a (x INT)  ']); // true
+ */
+export function checksumStatements(statements: readonly string[]): string {
+  return `sha256:${sha256Hex(canonicalJson(statements.map(normalizeSql)))}`;
+}
+
 export function checksumStep(step: Step): string {
   return `sha256:${sha256Hex(canonicalJson(hashableStep(step)))}`;
 }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { hostname, userInfo } from 'node:os';
 import semver from 'semver';
+import { checksumStatements } from '../checksum.js';
 import type { BackupResult, ReleaseLock } from '../dialect.js';
 import { BackupRequiredError, type CmpkgError, InternalError, isCmpkgError } from '../errors.js';
 import { HistoryStore, nowIso } from '../history/history-store.js';
@@ -126,6 +127,7 @@ export class Migrator {
         plan: planner.planUp({
           ...this.#upTarget(options),
           allowOutOfOrder: this.#opts.allowOutOfOrder ?? false,
+          repair: this.#opts.repair ?? false,
         }),
         repair: this.#opts.repair ? drift : [],
       };
@@ -693,19 +695,29 @@ export class Migrator {
     direction: Direction,
     s: StepResult,
     status?: StepJournalRecord['status'],
+    statementsDone?: number,
   ): StepJournalRecord {
     const finished = nowIso();
+    const step = pm.steps.find((p) => p.id === s.stepId);
+    const recorded = status ?? s.status;
+    const ran = recorded === 'done' ? (step?.statements.length ?? 0) : (statementsDone ?? 0);
     return {
       pluginId: pm.pluginId,
       migrationId: pm.id,
       stepId: s.stepId,
       direction,
-      status: status ?? s.status,
-      checksum: pm.steps.find((p) => p.id === s.stepId)?.checksum ?? null,
+      status: recorded,
+      // A finished step keeps its own checksum (edits to it are drift); an unfinished one the
+      // checksum of the statements it ran, which a resume checks before skipping them.
+      checksum:
+        recorded !== 'done' && ran > 0 && step
+          ? checksumStatements(step.statements.slice(0, ran))
+          : (step?.checksum ?? null),
       startedAt: new Date(Date.now() - s.durationMs).toISOString(),
       finishedAt: finished,
       rowsAffected: s.rowsAffected,
       error: s.error ?? null,
+      statementsDone: ran,
     };
   }
 
@@ -745,23 +757,49 @@ export class Migrator {
       if (direction === 'up' && pm.completedSteps.includes(step.id)) continue;
       const startedAt = nowIso();
       const inTx = step.transactional && dialect.capabilities.transactionalDdl;
+      const running = (): StepResult => ({
+        stepId: step.id,
+        status: 'done',
+        rowsAffected: 0,
+        durationMs: 0,
+        attempts: 0,
+      });
       if (!inTx) {
         // Without a transaction around the step, a crash mid-step must still leave a trace.
-        const running = {
-          stepId: step.id,
-          status: 'done' as const,
-          rowsAffected: 0,
-          durationMs: 0,
-          attempts: 0,
-        };
         await this.#store.writeSteps([
-          { ...this.#journal(pm, direction, running, 'running'), startedAt, finishedAt: null },
+          {
+            ...this.#journal(
+              pm,
+              direction,
+              running(),
+              'running',
+              direction === 'up' ? (step.resumeAt ?? 0) : 0,
+            ),
+            startedAt,
+            finishedAt: null,
+          },
         ]);
       }
       let r: StepResult;
+      let statementsDone = inTx || direction !== 'up' ? 0 : (step.resumeAt ?? 0);
+      // Outside a transaction every statement that ran is journaled, so a crash or a failure in a
+      // later statement resumes after it instead of running it again.
+      const onStatement = async (n: number) => {
+        statementsDone = n;
+        if (n < step.statements.length) {
+          await this.#store.writeSteps([
+            { ...this.#journal(pm, direction, running(), 'running', n), startedAt, finishedAt: null },
+          ]);
+        }
+      };
       try {
         if (inTx) await connection.execute('BEGIN');
-        r = await runner.run(pm, step, inTx);
+        r = await runner.run(
+          pm,
+          direction === 'up' ? step : { ...step, resumeAt: 0 },
+          inTx,
+          inTx ? undefined : onStatement,
+        );
         await this.#store.writeSteps([this.#journal(pm, direction, r)]);
         if (direction === 'up' && r.status === 'done' && recorded === 'failed') {
           await this.#store.updateStatus(pm.pluginId, pm.id, 'partial');
@@ -780,7 +818,7 @@ export class Migrator {
           error: message,
         };
         out.push(failedStep);
-        await this.#store.writeSteps([this.#journal(pm, direction, failedStep)]);
+        await this.#store.writeSteps([this.#journal(pm, direction, failedStep, 'failed', statementsDone)]);
         throw err;
       }
       out.push(r);

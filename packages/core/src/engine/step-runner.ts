@@ -33,15 +33,27 @@ export class StepRunner {
   #savepoint = 0;
   constructor(private readonly options: StepRunnerOptions) {}
 
-  async run(pm: PlannedMigration, step: PlannedStep, inTransaction: boolean): Promise<StepResult> {
+  /**
+   * Runs a step. Outside a transaction, statements that have run stay run: a retry goes on from
+   * the failing statement, `step.resumeAt` skips those an earlier run did, and `onStatement` hears
+   * the count after each one so the caller can journal it.
+   */
+  async run(
+    pm: PlannedMigration,
+    step: PlannedStep,
+    inTransaction: boolean,
+    onStatement?: (statementsDone: number) => Promise<void>,
+  ): Promise<StepResult> {
     const { conn, dialect, retry } = this.options;
     const useSavepoint = inTransaction && dialect.capabilities.savepoints;
     const started = performance.now();
+    const progress = { next: inTransaction ? 0 : (step.resumeAt ?? 0), onStatement, kept: !inTransaction };
     for (let attempt = 1; ; attempt++) {
       const name = `cmpkg_step_${++this.#savepoint}`;
       if (useSavepoint) await conn.execute(`SAVEPOINT ${name}`);
+      if (!progress.kept) progress.next = 0;
       try {
-        const rowsAffected = await this.#attempt(pm, step);
+        const rowsAffected = await this.#attempt(pm, step, progress);
         if (useSavepoint) await conn.execute(`RELEASE SAVEPOINT ${name}`);
         return {
           stepId: step.id,
@@ -80,7 +92,11 @@ export class StepRunner {
     }
   }
 
-  async #attempt(pm: PlannedMigration, step: PlannedStep): Promise<number> {
+  async #attempt(
+    pm: PlannedMigration,
+    step: PlannedStep,
+    progress: { next: number; onStatement?: ((done: number) => Promise<void>) | undefined },
+  ): Promise<number> {
     const { conn, dialect } = this.options;
     if (step.preValidation !== undefined) await this.#validate(pm, step, 'preValidation', step.preValidation);
     const countObjects =
@@ -88,7 +104,7 @@ export class StepRunner {
     const before = countObjects ? await dialect.countSchemaObjects(conn) : undefined;
     let rows = 0;
     if (step.kind === 'sql') {
-      for (let i = 0; i < step.statements.length; i++) {
+      for (let i = progress.next; i < step.statements.length; i++) {
         try {
           const result = await conn.execute(
             step.statements[i]!,
@@ -99,6 +115,8 @@ export class StepRunner {
         } catch (err) {
           throw Object.assign(err instanceof Error ? err : new Error(String(err)), { cmpkgStatement: i + 1 });
         }
+        progress.next = i + 1;
+        await progress.onStatement?.(i + 1);
       }
     } else if (step.kind === 'code') {
       await this.#withTimeout(step, (signal) => {

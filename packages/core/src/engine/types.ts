@@ -20,6 +20,11 @@ export interface PlannedStep {
   expectedChanges?: ExpectedChanges;
   /** Checksum of this step alone; the journal keeps it so edits to finished steps are drift. */
   checksum: string;
+  /**
+   * Statements an earlier, interrupted attempt already ran (steps outside a transaction only: on
+   * MySQL a failed step keeps the statements before the failing one). The run starts after them.
+   */
+  resumeAt?: number;
   /** The model step (code steps carry `run`); not enumerable, so it stays out of JSON output. */
   step: Step;
 }
@@ -186,6 +191,11 @@ export interface StepJournalRecord {
   finishedAt: string | null;
   rowsAffected: number;
   error: string | null;
+  /**
+   * Statements of the step that have run. For a step outside a transaction that failed or was
+   * interrupted, `checksum` then covers just those statements, so a resume can skip them safely.
+   */
+  statementsDone: number;
 }
 
 export type ExecutionKind = 'up' | 'down' | 'install' | 'import' | 'export' | 'backup' | 'restore' | 'copy';

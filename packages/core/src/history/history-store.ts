@@ -42,6 +42,7 @@ interface StepsTable {
   finished_at: string | null;
   rows_affected: number;
   error: string | null;
+  statements_done: number;
 }
 
 interface ExecutionsTable {
@@ -114,6 +115,7 @@ const stepRow = (r: StepJournalRecord): StepsTable => ({
   finished_at: r.finishedAt,
   rows_affected: r.rowsAffected,
   error: truncate(r.error),
+  statements_done: r.statementsDone,
 });
 
 /** Timestamps are ISO-8601 UTC text on every engine: portable, sortable, and driver-independent. */
@@ -200,6 +202,7 @@ export class HistoryStore {
       .addColumn('finished_at', ts)
       .addColumn('rows_affected', 'integer', (c) => c.notNull().defaultTo(0))
       .addColumn('error', 'text')
+      .addColumn('statements_done', 'integer', (c) => c.notNull().defaultTo(0))
       .addPrimaryKeyConstraint('cmpkg_steps_pk', ['plugin_id', 'migration_id', 'step_id', 'direction'])
       .execute();
     const idType = this.#conn.engine === 'postgresql' ? 'serial' : 'integer';
@@ -280,6 +283,7 @@ export class HistoryStore {
       finishedAt: r.finished_at,
       rowsAffected: Number(r.rows_affected),
       error: r.error,
+      statementsDone: Number(r.statements_done),
     }));
   }
 

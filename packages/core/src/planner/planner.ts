@@ -1,5 +1,5 @@
 import semver from 'semver';
-import { checksumStep } from '../checksum.js';
+import { checksumStatements, checksumStep } from '../checksum.js';
 import type { Dialect } from '../dialect.js';
 import type {
   AppliedMigrationRecord,
@@ -10,7 +10,7 @@ import type {
   StepJournalRecord,
   UpOptions,
 } from '../engine/types.js';
-import { PlanError, RollbackRefusedError } from '../errors.js';
+import { DriftError, PlanError, RollbackRefusedError } from '../errors.js';
 import type { RiskLevel } from '../model/schema.js';
 import type { Migration, Plugin, Step } from '../model/types.js';
 import { lintPlan } from './lint.js';
@@ -34,6 +34,11 @@ export interface PlannerInput {
 
 export interface UpPlanOptions extends Pick<UpOptions, 'to'> {
   allowOutOfOrder?: boolean;
+  /**
+   * Run interrupted steps from their first statement even when the statements an earlier attempt
+   * ran have changed since (the operator has undone their effects by hand).
+   */
+  repair?: boolean;
 }
 
 const key = (pluginId: string, id: string) => `${pluginId}:${id}`;
@@ -143,7 +148,9 @@ export class MigrationPlanner {
       }
       const resume = rec !== undefined && (rec.status === 'partial' || rec.status === 'failed');
       const completed = resume ? (doneSteps.get(m.id) ?? []) : [];
-      planned.push(this.#planned(m, resume ? 'resume' : 'apply', this.#renderSteps(m, 'up'), completed));
+      const steps = this.#renderSteps(m, 'up');
+      if (resume) this.#resumeStatements(m, steps, completed, options.repair ?? false);
+      planned.push(this.#planned(m, resume ? 'resume' : 'apply', steps, completed));
       willBeApplied.add(key(m.pluginId, m.id));
     });
 
@@ -344,6 +351,31 @@ export class MigrationPlanner {
       `unknown target "${target}": expected latest, a version, a semver range or a migration id`,
       { details: { target } },
     );
+  }
+
+  /**
+   * A step outside a transaction that failed part-way keeps the statements it ran (MySQL). Resume
+   * after them, but only if they are still the same statements: re-running a CREATE that took
+   * effect would fail, and skipping a statement that was edited would apply something else.
+   */
+  #resumeStatements(m: Migration, steps: PlannedStep[], completed: string[], repair: boolean): void {
+    for (const j of this.#input.journal) {
+      if (j.pluginId !== m.pluginId || j.migrationId !== m.id || j.direction !== 'up') continue;
+      if (j.status === 'done' || j.statementsDone <= 0 || completed.includes(j.stepId)) continue;
+      const step = steps.find((s) => s.id === j.stepId);
+      if (step?.kind !== 'sql' || step.statements.length <= j.statementsDone) continue;
+      if (checksumStatements(step.statements.slice(0, j.statementsDone)) === j.checksum) {
+        step.resumeAt = j.statementsDone;
+      } else if (!repair) {
+        const ran = j.statementsDone === 1 ? 'statement 1' : `statements 1-${j.statementsDone}`;
+        throw new DriftError(
+          `${prefix(m)}migration "${m.id}" step "${step.id}": ${ran} ran before the step failed and ` +
+            'changed since; restore them so the step resumes after them, or undo their effects by hand ' +
+            'and run `cmpkg up --repair` to run the step from its first statement',
+          { details: { file: fileOf(m), migration: m.id, step: step.id, statementsDone: j.statementsDone } },
+        );
+      }
+    }
   }
 
   #completedSteps(): Map<string, string[]> {

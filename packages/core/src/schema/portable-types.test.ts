@@ -15,7 +15,15 @@ describe('portable types', () => {
   });
 
   it('rejects unknown types and wrong parameters, naming the type', () => {
-    for (const bad of ['money', 'varchar', 'varchar(0)', 'decimal(5)', 'decimal(2,3)', 'integer(4)', 'vector(0)']) {
+    for (const bad of [
+      'money',
+      'varchar',
+      'varchar(0)',
+      'decimal(5)',
+      'decimal(2,3)',
+      'integer(4)',
+      'vector(0)',
+    ]) {
       expect(() => parsePortableType(bad)).toThrow(`"${bad}"`);
       expect(isPortableType(bad)).toBe(false);
     }
