@@ -7,7 +7,13 @@
  *
  * @packageDocumentation
  */
-export { sqliteCapabilities, sqliteSplitterOptions } from './sqlite-adapter.js';
+export {
+  SQLITE_TYPES,
+  sqliteCapabilities,
+  sqliteNativeType,
+  sqlitePortableType,
+  sqliteSplitterOptions,
+} from './sqlite-adapter.js';
 export {
   isSqliteUrl,
   openSqliteConnection,
@@ -16,10 +22,12 @@ export {
   type SqliteConnectionOptions,
   type SqliteLocation,
 } from './sqlite-connection.js';
+export { quoteSqliteIdentifier, renderSqliteDdl } from './sqlite-ddl.js';
 export { type SqliteBackupOptions, SqliteDialect, type SqliteDialectOptions } from './sqlite-dialect.js';
 export {
   classifySqliteError,
   SQLITE_STATEMENT_TIMEOUT,
   SqliteStatementTimeoutError,
 } from './sqlite-errors.js';
+export { introspectSqlite } from './sqlite-introspector.js';
 export { acquireSqliteLock, LOCK_TABLE, type SqliteLockHolder, sqliteLockFile } from './sqlite-lock.js';

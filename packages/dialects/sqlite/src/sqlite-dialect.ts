@@ -7,20 +7,26 @@ import type {
   Dialect,
   DialectCapabilities,
   ErrorClass,
+  IntrospectOptions,
   LockOptions,
+  PortableType,
   ReleaseLock,
+  SchemaChange,
   SchemaObjectCounts,
+  SchemaSnapshot,
   SplitterOptions,
 } from '@cmpkg/core';
 import { BackupRequiredError, splitStatements, UsageError } from '@cmpkg/core';
-import { sqliteCapabilities, sqliteSplitterOptions } from './sqlite-adapter.js';
+import { sqliteCapabilities, sqliteNativeType, sqliteSplitterOptions } from './sqlite-adapter.js';
 import {
   asSqliteConnection,
   isSqliteUrl,
   openSqliteConnection,
   type SqliteConnection,
 } from './sqlite-connection.js';
+import { quoteSqliteIdentifier, renderSqliteDdl } from './sqlite-ddl.js';
 import { classifySqliteError } from './sqlite-errors.js';
+import { introspectSqlite } from './sqlite-introspector.js';
 import { acquireSqliteLock } from './sqlite-lock.js';
 
 /**
@@ -157,6 +163,48 @@ export class SqliteDialect implements Dialect {
       .all();
     const count = (type: string) => rows.find((r) => r.type === type)?.n ?? 0;
     return { tables: count('table'), indexes: count('index') };
+  }
+
+  /**
+   * Reads the `main` schema into the portable model (see {@link introspectSqlite} and the README):
+   * tables with exact row counts, views and triggers; SQLite has no routines.
+   *
+   * @example
+   * const snapshot = await dialect.introspect(conn, { tables: ['users'] });
+   * console.log(snapshot.tables[0]?.createSql.join(';\n'));
+   */
+  introspect(conn: Connection, options?: IntrospectOptions): Promise<SchemaSnapshot> {
+    return introspectSqlite(conn, options);
+  }
+
+  /**
+   * Renders a portable schema change as SQLite statements (see {@link renderSqliteDdl}).
+   *
+   * @example
+   * for (const s of dialect.renderDdl({ kind: 'createTable', table: users })) await conn.execute(s);
+   */
+  renderDdl(change: SchemaChange): string[] {
+    return renderSqliteDdl(change);
+  }
+
+  /**
+   * The declared SQLite type of a portable type (see `SQLITE_TYPES`).
+   *
+   * @example
+   * dialect.nativeType('varchar(20)'); // 'VARCHAR(20)'
+   */
+  nativeType(type: PortableType): string {
+    return sqliteNativeType(type);
+  }
+
+  /**
+   * Quotes an identifier with double quotes, doubling any inside.
+   *
+   * @example
+   * dialect.quoteIdentifier('a"b'); // '"a""b"'
+   */
+  quoteIdentifier(name: string): string {
+    return quoteSqliteIdentifier(name);
   }
 
   /**
