@@ -24,7 +24,8 @@ export default defineConfig([
     esbuildOptions(options) {
       // The native driver cannot be bundled, and jiti loads its own files by relative path; both
       // are direct dependencies of this package so the bundle finds them in node_modules.
-      options.external = [...(options.external ?? []), 'better-sqlite3', 'jiti'];
+      // pg requires its optional native binding lazily, inside a try.
+      options.external = [...(options.external ?? []), 'better-sqlite3', 'jiti', 'pg-native'];
     },
     banner: {
       // Bundled CommonJS dependencies still call require(); give the ES module one.

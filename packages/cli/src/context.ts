@@ -189,7 +189,7 @@ export interface Prepared {
  */
 export async function prepare(ctx: CommandContext): Promise<Prepared> {
   const settings = await loadSettings(ctx);
-  const dialect = dialectFor(settings.database);
+  const dialect = await dialectFor(settings.database);
   const plugin = await loadPluginFor(settings);
   return { settings, dialect, plugin };
 }

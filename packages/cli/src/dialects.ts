@@ -1,13 +1,16 @@
 import path from 'node:path';
 import { type Dialect, resolveSqliteUrl, UsageError } from '@cmpkg/core';
-import { SqliteDialect } from '@cmpkg/dialect-sqlite';
 
-/** URL schemes of dialects that exist in the design but are not shipped with the CLI yet. */
-const NOT_INSTALLED: Record<string, { engine: string; pkg: string }> = {
-  'postgres:': { engine: 'PostgreSQL', pkg: '@cmpkg/dialect-postgres' },
-  'postgresql:': { engine: 'PostgreSQL', pkg: '@cmpkg/dialect-postgres' },
-  'mysql:': { engine: 'MySQL', pkg: '@cmpkg/dialect-mysql' },
-  'mariadb:': { engine: 'MariaDB', pkg: '@cmpkg/dialect-mysql' },
+/**
+ * The dialects this CLI ships, keyed by URL scheme. Each is imported only when a URL needs it, so
+ * a SQLite command never loads the PostgreSQL or MySQL driver (start-up time).
+ */
+const DIALECTS: Record<string, () => Promise<Dialect>> = {
+  'sqlite:': async () => new (await import('@cmpkg/dialect-sqlite')).SqliteDialect(),
+  'postgres:': async () => new (await import('@cmpkg/dialect-postgres')).PostgresDialect(),
+  'postgresql:': async () => new (await import('@cmpkg/dialect-postgres')).PostgresDialect(),
+  'mysql:': async () => new (await import('@cmpkg/dialect-mysql')).MysqlDialect(),
+  'mariadb:': async () => new (await import('@cmpkg/dialect-mysql')).MysqlDialect(),
 };
 
 /** The scheme of a URL (`postgres:`), lower-cased; undefined when there is none. */
@@ -16,38 +19,27 @@ function schemeOf(url: string): string | undefined {
   return m ? `${m[1]!.toLowerCase()}:` : undefined;
 }
 
-/** The dialects this CLI ships; each says which URLs it serves. */
-const DIALECTS: readonly (() => Dialect)[] = [() => new SqliteDialect()];
-
 /** A URL with any password replaced by `***`, so error messages never print secrets. */
 export function redactUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
 }
 
 /**
- * Picks the dialect that serves a database URL. Only SQLite is installed today; PostgreSQL and
- * MySQL URLs get a clear "not installed yet" message instead of a confusing connection error.
+ * Picks the dialect that serves a database URL by its scheme, and checks with the dialect's own
+ * `handles` that it accepts the URL.
  *
  * @example
- * dialectFor('sqlite:./app.db').engine; // 'sqlite'
- * dialectFor('postgres://localhost/app'); // throws UsageError: the PostgreSQL dialect is not installed yet
+ * (await dialectFor('sqlite:./app.db')).engine; // 'sqlite'
+ * (await dialectFor('postgres://localhost/app')).engine; // 'postgresql'
  */
-export function dialectFor(url: string): Dialect {
-  for (const make of DIALECTS) {
-    const dialect = make();
-    if (dialect.handles(url)) return dialect;
-  }
+export async function dialectFor(url: string): Promise<Dialect> {
   const scheme = schemeOf(url);
-  const missing = scheme ? NOT_INSTALLED[scheme] : undefined;
-  if (missing) {
-    throw new UsageError(
-      `the ${missing.engine} dialect is not installed yet (${missing.pkg}); cannot use ${redactUrl(url)}`,
-      { details: { url: redactUrl(url), dialect: missing.pkg } },
-    );
-  }
+  const load = scheme !== undefined ? DIALECTS[scheme] : undefined;
+  const dialect = load ? await load() : undefined;
+  if (dialect?.handles(url)) return dialect;
   throw new UsageError(
-    `unsupported database URL "${redactUrl(url)}": expected sqlite:./file.db or sqlite::memory: ` +
-      '(postgres:// and mysql:// arrive with their dialect packages)',
+    `unsupported database URL "${redactUrl(url)}": expected sqlite:./file.db, sqlite::memory:, ` +
+      'postgres://user@host:5432/db or mysql://user@host:3306/db',
     { details: { url: redactUrl(url) } },
   );
 }

@@ -3,6 +3,7 @@ import pkg from '../package.json' with { type: 'json' };
 import { type DownCommandOptions, runDown } from './commands/down.js';
 import { runHistory } from './commands/history.js';
 import { runInit } from './commands/init.js';
+import { type IntrospectCommandOptions, runIntrospect } from './commands/introspect.js';
 import { runNew } from './commands/new.js';
 import { runPlan } from './commands/plan.js';
 import { runStatus } from './commands/status.js';
@@ -156,6 +157,17 @@ export function buildProgram(
     .description('past runs and the applied migrations')
     .option('--limit <n>', 'most recent runs to show', positiveInteger('--limit'))
     .action(async (opts: { limit?: number }, cmd: Command) => run(cmd, (ctx) => runHistory(ctx, opts)));
+
+  program
+    .command('introspect')
+    .description('the database schema: tables, columns, keys, indexes, views, triggers, routines, sizes')
+    .option('--table <name...>', 'only these tables (repeatable)')
+    .option('--exact-counts', 'count rows with count(*) instead of reading statistics')
+    .option('--include-history', "include cmpkg's own history tables")
+    .option('--sql', 'print only the CREATE statements')
+    .action(async (opts: IntrospectCommandOptions, cmd: Command) =>
+      run(cmd, (ctx) => runIntrospect(ctx, opts)),
+    );
 
   return program;
 }

@@ -78,7 +78,14 @@ export function reportRun(ctx: CommandContext, plan: Plan, result: RunResult, da
   const tail = extra.length > 0 ? `; ${extra.join(', ')}` : '';
 
   out.line();
-  if (result.error === undefined) {
+  if (result.error === undefined && finalPlan.migrations.length === 0) {
+    // The preview saw work, but by the time this run held the lock another run had done it.
+    const what = down ? 'Nothing to roll back' : 'Nothing to do';
+    out.line(
+      `${what}: another run did it while this one waited for the lock ` +
+        `(${finalPlan.pluginId} is at ${finalPlan.fromVersion ?? 'nothing applied'} on ${database})`,
+    );
+  } else if (result.error === undefined) {
     const version = finalPlan.toVersion ?? '(nothing applied)';
     out.line(
       `${c.green(verb)} ${plural(done, 'migration')} in ${formatDuration(total)}${tail}: ` +
