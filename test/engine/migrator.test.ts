@@ -227,9 +227,7 @@ describe('Migrator.up', () => {
 
   it('resumes a step outside a transaction after the statements it already ran, unless they changed', async () => {
     const step = (third: string, first = 'CREATE TABLE t1 (id int)') => ({
-      up: [
-        sqlStep('s1', `${first}; INSERT INTO t1 VALUES (1); ${third}`, { transactional: false }),
-      ],
+      up: [sqlStep('s1', `${first}; INSERT INTO t1 VALUES (1); ${third}`, { transactional: false })],
     });
     writeJson('0001_nt.json', { id: '0001_nt', steps: step('INSERT INTO nope VALUES (1)') });
     const failed = await (await migrator()).up();
@@ -264,7 +262,10 @@ describe('Migrator.up', () => {
     const step = (first: string, third: string) => ({
       up: [sqlStep('s1', `${first}; INSERT INTO t1 VALUES (1); ${third}`, { transactional: false })],
     });
-    writeJson('0001_nt.json', { id: '0001_nt', steps: step('CREATE TABLE t1 (id int)', 'INSERT INTO nope VALUES (1)') });
+    writeJson('0001_nt.json', {
+      id: '0001_nt',
+      steps: step('CREATE TABLE t1 (id int)', 'INSERT INTO nope VALUES (1)'),
+    });
     expect((await (await migrator()).up()).error).toBeDefined();
     // The operator undid the effects by hand and rewrote the step.
     const conn = await dialect.connect(`sqlite:${dbFile}`);

@@ -1,9 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, inject } from 'vitest';
-import { type AdminClient, adminClient, runDatabasePrefix, SERVER_URLS, type ServerEngine } from './servers.js';
+import {
+  type AdminClient,
+  adminClient,
+  runDatabasePrefix,
+  SERVER_URLS,
+  type ServerEngine,
+} from './servers.js';
 
 /**
  * The engines every cross-engine suite runs on. PostgreSQL and MySQL suites skip (with the one line
@@ -25,7 +31,11 @@ export function engineAvailable(engine: TestEngine): boolean {
  * @example
  * describeEngines('apply', (engine) => { it('applies', async () => { const db = await createTestDatabase(engine); ... }); });
  */
-export function describeEngines(name: string, body: (engine: TestEngine) => void, engines = TEST_ENGINES): void {
+export function describeEngines(
+  name: string,
+  body: (engine: TestEngine) => void,
+  engines = TEST_ENGINES,
+): void {
   for (const engine of engines) {
     describe.skipIf(!engineAvailable(engine))(`${name} [${engine}]`, () => body(engine));
   }
@@ -69,7 +79,10 @@ function sqliteDatabase(): TestDatabase {
   const file = join(dir, 'test.db');
   // Open, read, close: no handle of ours stays open while a CLI process runs.
   const query = async (sql: string, params: unknown[] = []) => {
-    const db = new Database(file);
+    // Never create the file: "the CLI created nothing" must stay checkable.
+    if (!existsSync(file)) return [];
+    // A short busy timeout: a test polling a database a CLI process is writing must not stall.
+    const db = new Database(file, { timeout: 200 });
     try {
       const stmt = db.prepare(sql);
       return stmt.reader ? (stmt.all(...params) as Row[]) : (stmt.run(...params), []);
@@ -85,7 +98,9 @@ function sqliteDatabase(): TestDatabase {
     id,
     tableNames: async () =>
       (
-        await query("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name")
+        await query(
+          "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name",
+        )
       ).map((r) => String(r.name)),
     drop: async () => rmSync(dir, { recursive: true, force: true }),
   });
@@ -103,7 +118,9 @@ async function serverDatabase(engine: ServerEngine, url: string, name: string): 
     return (await connection()).query(text, params);
   };
   const id =
-    engine === 'postgresql' ? (n: string) => `"${n.replace(/"/g, '""')}"` : (n: string) => `\`${n.replace(/`/g, '``')}\``;
+    engine === 'postgresql'
+      ? (n: string) => `"${n.replace(/"/g, '""')}"`
+      : (n: string) => `\`${n.replace(/`/g, '``')}\``;
   return withCommon({
     engine,
     url,
@@ -126,7 +143,9 @@ async function serverDatabase(engine: ServerEngine, url: string, name: string): 
       const admin = await adminClient(engine);
       try {
         await admin.query(
-          engine === 'postgresql' ? `drop database if exists "${name}" with (force)` : `drop database if exists \`${name}\``,
+          engine === 'postgresql'
+            ? `drop database if exists "${name}" with (force)`
+            : `drop database if exists \`${name}\``,
         );
       } finally {
         await admin.close();

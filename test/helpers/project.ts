@@ -28,14 +28,14 @@ export interface Project {
   remove(name: string): void;
 }
 
-function makeProject(dir: string, migrationsDir: string): Project {
+function makeProject(dir: string, migrationsDir: string, dbUrl = 'sqlite:./test.db'): Project {
   const dbFile = join(dir, 'test.db');
-  const globals = ['--config', 'cmpkg.config.json', '--db', 'sqlite:./test.db'];
+  const globals = ['--config', 'cmpkg.config.json', '--db', dbUrl];
   return {
     dir,
     migrationsDir,
     dbFile,
-    dbUrl: 'sqlite:./test.db',
+    dbUrl,
     globals,
     run: (args) => runCli([...args, ...globals], { cwd: dir }),
     start: (args) => startCli([...args, ...globals], { cwd: dir }),
@@ -55,16 +55,19 @@ function tempDir(label: string): string {
   return dir;
 }
 
-/** A copy of examples/sample-plugin in a fresh temp dir, so tests can edit files freely. */
-export function copySamplePlugin(): Project {
+/**
+ * A copy of examples/sample-plugin in a fresh temp dir, so tests can edit files freely. `dbUrl`
+ * points it at another database (the default is `sqlite:./test.db` in the project dir).
+ */
+export function copySamplePlugin(dbUrl?: string): Project {
   const dir = tempDir('sample');
   cpSync(samplePluginDir, dir, { recursive: true });
   // The README is not part of the plugin; a stray file in the project dir must not matter anyway.
-  return makeProject(dir, join(dir, 'migrations'));
+  return makeProject(dir, join(dir, 'migrations'), dbUrl);
 }
 
 /** A fresh project with plugin id `e2e` and the given migration files (name -> content). */
-export function createProject(files: Record<string, string> = {}, pluginId = 'e2e'): Project {
+export function createProject(files: Record<string, string> = {}, pluginId = 'e2e', dbUrl?: string): Project {
   const dir = tempDir(pluginId);
   const migrationsDir = join(dir, 'migrations');
   mkdirSync(migrationsDir);
@@ -72,7 +75,7 @@ export function createProject(files: Record<string, string> = {}, pluginId = 'e2
     join(dir, 'cmpkg.config.json'),
     `${JSON.stringify({ plugin: { id: pluginId, version: '1.0.0' }, migrationsDir: 'migrations' }, null, 2)}\n`,
   );
-  const project = makeProject(dir, migrationsDir);
+  const project = makeProject(dir, migrationsDir, dbUrl);
   for (const [name, content] of Object.entries(files)) project.write(name, content);
   return project;
 }

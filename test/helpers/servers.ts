@@ -12,7 +12,10 @@ export const SERVER_URLS: Record<ServerEngine, string> = {
   mysql: process.env.CMPKG_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test',
 };
 
-export const SERVER_LABELS: Record<ServerEngine, string> = { postgresql: 'PostgreSQL', mysql: 'MySQL/MariaDB' };
+export const SERVER_LABELS: Record<ServerEngine, string> = {
+  postgresql: 'PostgreSQL',
+  mysql: 'MySQL/MariaDB',
+};
 
 const ENV_NAMES: Record<ServerEngine, string> = {
   postgresql: 'CMPKG_TEST_POSTGRES_URL',
@@ -87,13 +90,16 @@ export async function dropRunDatabases(engine: ServerEngine, runId: string): Pro
     const rows =
       engine === 'postgresql'
         ? await admin.query('select datname as name from pg_database where datname like $1', [`${prefix}%`])
-        : await admin.query('select schema_name as name from information_schema.schemata where schema_name like ?', [
-            `${prefix}%`,
-          ]);
+        : await admin.query(
+            'select schema_name as name from information_schema.schemata where schema_name like ?',
+            [`${prefix}%`],
+          );
     for (const r of rows) {
       const name = String(r.name ?? r.NAME);
       await admin.query(
-        engine === 'postgresql' ? `drop database if exists "${name}" with (force)` : `drop database if exists \`${name}\``,
+        engine === 'postgresql'
+          ? `drop database if exists "${name}" with (force)`
+          : `drop database if exists \`${name}\``,
       );
     }
   } finally {
