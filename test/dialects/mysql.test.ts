@@ -123,6 +123,38 @@ describe.skipIf(!engineAvailable('mysql'))('MySQL dialect (real server)', () => 
     expect(mode?.m).toBe(serverMode?.m);
   });
 
+  it('binds parameters of every kind the engine passes, and Dates as UTC', async () => {
+    const conn = await connect();
+    await conn.execute(
+      'create table t_params (s varchar(50), n double, b tinyint(1), d datetime(3), bin varbinary(8), j json, z int)',
+    );
+    const when = new Date('2024-01-02T03:04:05.678Z');
+    await conn.execute('insert into t_params values (?, ?, ?, ?, ?, ?, ?)', [
+      "it's a \\ test?",
+      1.5,
+      true,
+      when,
+      Buffer.from([0, 255]),
+      JSON.stringify({ a: [1] }),
+      undefined,
+    ]);
+    const [row] = (
+      await conn.execute<Record<string, unknown>>(
+        "select s, n, b, date_format(d, '%Y-%m-%d %H:%i:%s.%f') as d, hex(bin) as bin, j, z from t_params where s = ?",
+        ["it's a \\ test?"],
+      )
+    ).rows;
+    expect(row).toEqual({
+      s: "it's a \\ test?",
+      n: 1.5,
+      b: 1,
+      d: '2024-01-02 03:04:05.678000',
+      bin: '00FF',
+      j: { a: [1] },
+      z: null,
+    });
+  });
+
   it('a read-only connection refuses INSERT and CREATE TABLE with a permission error', async () => {
     const writer = await connect();
     await writer.execute('create table t_ro (x int)');

@@ -20,8 +20,6 @@ export {
 } from './mysql-adapter.js';
 export {
   displayMysqlUrl,
-  escapeMysqlValue,
-  formatMysqlQuery,
   isMysqlUrl,
   MysqlConnection,
   type MysqlConnectionOptions,

@@ -1,13 +1,6 @@
 import { UsageError } from '@cmpkg/core';
 import { describe, expect, it } from 'vitest';
-import {
-  displayMysqlUrl,
-  escapeMysqlValue,
-  formatMysqlQuery,
-  isMysqlUrl,
-  parseMysqlUrl,
-  readOnlyRefusal,
-} from './mysql-connection.js';
+import { displayMysqlUrl, isMysqlUrl, parseMysqlUrl, readOnlyRefusal } from './mysql-connection.js';
 
 describe('MySQL URLs', () => {
   it('handles mysql:// and mariadb:// in any case, nothing else', () => {
@@ -71,40 +64,6 @@ describe('MySQL URLs', () => {
     expect(displayMysqlUrl('mysql://app:secret@db:3306/shop')).toBe('mysql://app@db:3306/shop');
     expect(displayMysqlUrl('mariadb://app@db/shop?ssl=true')).toBe('mariadb://app@db/shop?ssl=true');
     expect(displayMysqlUrl('mysql://app:secret@db:3306/shop')).not.toContain('secret');
-  });
-});
-
-describe('parameters', () => {
-  it('escapes values as MySQL literals', () => {
-    expect(escapeMysqlValue(null)).toBe('NULL');
-    expect(escapeMysqlValue(undefined)).toBe('NULL');
-    expect(escapeMysqlValue(true)).toBe('TRUE');
-    expect(escapeMysqlValue(1.5)).toBe('1.5');
-    expect(escapeMysqlValue(12345678901234567890n)).toBe('12345678901234567890');
-    expect(escapeMysqlValue("it's \\ \n")).toBe("'it\\'s \\\\ \\n'");
-    expect(escapeMysqlValue("it's \\", true)).toBe("'it''s \\'");
-    expect(escapeMysqlValue(new Date('2024-01-02T03:04:05.678Z'))).toBe("'2024-01-02 03:04:05.678'");
-    expect(escapeMysqlValue(Buffer.from([0, 255]))).toBe("X'00ff'");
-    expect(escapeMysqlValue(new Uint8Array([1, 2]))).toBe("X'0102'");
-    expect(escapeMysqlValue([1, 'a'])).toBe("1, 'a'");
-    expect(escapeMysqlValue({ a: [1] })).toBe('\'{\\"a\\":[1]}\'');
-    expect(() => escapeMysqlValue(Number.NaN)).toThrow(UsageError);
-  });
-
-  it('binds ? outside strings, identifiers and comments', () => {
-    expect(formatMysqlQuery('select ? as a', [1])).toBe('select 1 as a');
-    expect(formatMysqlQuery('select \'?\', "?", `?`, ? -- ?\n# ?\n/* ? */', ['x'])).toBe(
-      "select '?', \"?\", `?`, 'x' -- ?\n# ?\n/* ? */",
-    );
-    expect(formatMysqlQuery("select 'it\\'s ?', ?", [2])).toBe("select 'it\\'s ?', 2");
-    expect(formatMysqlQuery('select 1', [])).toBe('select 1');
-    // Nothing to bind: a `?` stays as the server will see it.
-    expect(formatMysqlQuery('select ?', [])).toBe('select ?');
-  });
-
-  it('rejects a placeholder count that does not match', () => {
-    expect(() => formatMysqlQuery('select ?, ?', [1])).toThrow(/2 \? placeholder\(s\) but 1 parameter/);
-    expect(() => formatMysqlQuery('select ?', [1, 2])).toThrow(/1 \? placeholder\(s\) but 2 parameter/);
   });
 });
 

@@ -148,75 +148,6 @@ function defaultUser(): string {
 
 // ------------------------------------------------------------------------------- parameters
 
-/**
- * Escapes one value as a MySQL literal: `NULL` for null/undefined, `TRUE`/`FALSE`, numbers and bigints
- * as they are, `Date`s as UTC `'YYYY-MM-DD HH:MM:SS.mmm'` (the session time zone is `+00:00`), bytes as
- * `X'..'`, arrays as comma-separated lists (`in (?)`), other objects as JSON text.
- * `noBackslashEscapes` follows the server's `sql_mode`, where a backslash is an ordinary character.
- *
- * @example
- * escapeMysqlValue("it's"); // "'it\\'s'"
- * escapeMysqlValue(new Date(0)); // "'1970-01-01 00:00:00.000'"
- */
-export function escapeMysqlValue(value: unknown, noBackslashEscapes = false): string {
-  if (value === undefined || value === null) return 'NULL';
-  switch (typeof value) {
-    case 'boolean':
-      return value ? 'TRUE' : 'FALSE';
-    case 'number':
-      if (!Number.isFinite(value)) throw new UsageError(`cannot bind ${value}: MySQL has no such number`);
-      return String(value);
-    case 'bigint':
-      return value.toString();
-    case 'string':
-      return quoteString(value, noBackslashEscapes);
-    default:
-      break;
-  }
-  if (value instanceof Date) {
-    return Number.isNaN(value.getTime())
-      ? 'NULL'
-      : quoteString(value.toISOString().replace('T', ' ').replace('Z', ''), noBackslashEscapes);
-  }
-  if (value instanceof Uint8Array) {
-    return `X'${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}'`;
-  }
-  if (Array.isArray(value)) {
-    return value
-      .map((v) =>
-        Array.isArray(v)
-          ? `(${v.map((x) => escapeMysqlValue(x, noBackslashEscapes)).join(', ')})`
-          : escapeMysqlValue(v, noBackslashEscapes),
-      )
-      .join(', ');
-  }
-  if (typeof value === 'object') {
-    const toSqlString = (value as { toSqlString?: unknown }).toSqlString;
-    if (typeof toSqlString === 'function') return String(toSqlString.call(value));
-    return quoteString(JSON.stringify(value), noBackslashEscapes);
-  }
-  throw new UsageError(`cannot bind a ${typeof value} parameter`);
-}
-
-const BACKSLASH_ESCAPES: Record<string, string> = {
-  '\0': '\\0',
-  '\b': '\\b',
-  '\t': '\\t',
-  '\n': '\\n',
-  '\r': '\\r',
-  '\x1a': '\\Z',
-  "'": "\\'",
-  '"': '\\"',
-  '\\': '\\\\',
-};
-
-function quoteString(s: string, noBackslashEscapes: boolean): string {
-  if (noBackslashEscapes) return `'${s.replace(/'/g, "''")}'`;
-  let out = "'";
-  for (const c of s) out += BACKSLASH_ESCAPES[c] ?? c;
-  return `${out}'`;
-}
-
 /** Index of the quote that closes the one at `start`, or the last index when it never closes. */
 function skipQuoted(sql: string, start: number, quote: string, backslash: boolean): number {
   for (let j = start + 1; j < sql.length; j++) {
@@ -252,59 +183,17 @@ function skipComment(sql: string, i: number): number {
 }
 
 /**
- * Binds positional `?` parameters into the statement text (the text protocol mysql2's `query` uses),
- * skipping `?` inside strings, quoted identifiers and comments. A count mismatch is a `UsageError`.
- *
- * @example
- * formatMysqlQuery("select '?' as q, ? as a", [1]); // "select '?' as q, 1 as a"
+ * Binds positional `?` parameters the way Kysely's MySQL driver does: mysql2's own client-side
+ * formatting (sqlstring), with Dates in UTC to match the session's time zone. Statements without
+ * parameters (every migration statement) are sent exactly as written.
  */
-export function formatMysqlQuery(
-  sql: string,
-  params: readonly unknown[],
-  noBackslashEscapes = false,
-): string {
-  if (params.length === 0) return sql;
-  let out = '';
-  let last = 0;
-  let n = 0;
-  for (let i = 0; i < sql.length; i++) {
-    const c = sql[i]!;
-    if (c === "'" || c === '"' || c === '`') {
-      i = skipQuoted(sql, i, c, c !== '`' && !noBackslashEscapes);
-      continue;
-    }
-    const end = skipComment(sql, i);
-    if (end >= 0) {
-      i = end;
-      continue;
-    }
-    if (c === '?') {
-      if (n >= params.length) break;
-      out += sql.slice(last, i) + escapeMysqlValue(params[n++], noBackslashEscapes);
-      last = i + 1;
-    }
-  }
-  const placeholders = n + countPlaceholders(sql.slice(last));
-  if (placeholders !== params.length) {
-    throw new UsageError(
-      `the statement has ${placeholders} ? placeholder(s) but ${params.length} parameter(s) were given`,
-    );
-  }
-  return out + sql.slice(last);
-}
-
-function countPlaceholders(sql: string): number {
-  let n = 0;
-  for (let i = 0; i < sql.length; i++) {
-    const c = sql[i]!;
-    if (c === "'" || c === '"' || c === '`') i = skipQuoted(sql, i, c, c !== '`');
-    else {
-      const end = skipComment(sql, i);
-      if (end >= 0) i = end;
-      else if (c === '?') n++;
-    }
-  }
-  return n;
+function bind(session: MysqlSession, sql: string, params: readonly unknown[]): string {
+  return params.length === 0
+    ? sql
+    : session.raw.format(
+        sql,
+        params.map((p) => (p === undefined ? null : p)),
+      );
 }
 
 // ------------------------------------------------------------------------------- read-only guard
@@ -837,7 +726,7 @@ export class MysqlConnection implements Connection {
     return this.#exclusive(async () => {
       const session = this.#session;
       if (session.dead) return false;
-      await session.promise.query(formatMysqlQuery(sql, params, this.#noBackslashEscapes()));
+      await session.promise.query(bind(session, sql, params));
       return true;
     });
   }
@@ -855,18 +744,14 @@ export class MysqlConnection implements Connection {
     return run;
   }
 
-  #noBackslashEscapes(): boolean {
-    return /\bNO_BACKSLASH_ESCAPES\b/i.test(this.#server.sqlMode);
-  }
-
   async #run(sql: string, params: readonly unknown[], timeoutMs: number | undefined): Promise<unknown> {
     if (this.#closed) throw new UsageError(`the connection to ${this.displayUrl} is closed`);
     if (this.readOnlyGuard) {
       const refusal = readOnlyRefusal(sql, this.readOnlyGuard);
       if (refusal) throw new MysqlReadOnlyError(refusal);
     }
-    const text = formatMysqlQuery(sql, params, this.#noBackslashEscapes());
     const session = await this.#ready();
+    const text = bind(session, sql, params);
     if (this.#lostTransaction) {
       const words = tokens(sql, 3).map((t) => t.word);
       const resets =
@@ -994,7 +879,7 @@ export class MysqlConnection implements Connection {
     this.#session = session;
     this.#server = server;
     const run = async (sql: string, params: readonly unknown[] = []) => {
-      const [rows] = await session.promise.query(formatMysqlQuery(sql, params, this.#noBackslashEscapes()));
+      const [rows] = await session.promise.query(bind(session, sql, params));
       return Array.isArray(rows) ? (rows as Record<string, unknown>[]) : [];
     };
     const lost: string[] = [];
@@ -1024,7 +909,7 @@ export class MysqlConnection implements Connection {
       query: ((sql: string, parameters: unknown[], callback?: (error: unknown, result: never) => void) => {
         if (callback === undefined) {
           // Streaming (`db.selectFrom(...).stream()`): runs directly on the current session.
-          return this.#session.raw.query(formatMysqlQuery(sql, parameters, this.#noBackslashEscapes()));
+          return this.#session.raw.query(bind(this.#session, sql, parameters));
         }
         this.#exclusive(() => this.#run(sql, parameters, undefined)).then(
           (result) => callback(null, result as never),
