@@ -45,6 +45,13 @@ describeEngines('conformance: apply, no-op, status, drift, rollback', (engine) =
     );
     expect(after.counts).toMatchObject({ applied: 3, pending: 0 });
     expect(after.engine).toBe(engine);
+    const plan = await project.run(['plan']);
+    expect(plan.code, describeRun(['plan'], plan)).toBe(0);
+    expect(plan.stdout).toContain('Nothing to do');
+    const past = parseJsonOutput<{ executions: Array<{ kind: string; status: string }> }>(
+      await project.run(['history', '--json']),
+    );
+    expect(past.executions.map((e) => [e.kind, e.status])).toEqual([['up', 'succeeded']]);
   });
 
   it('refuses drift (exit 3, naming the migration) and leaves the history alone', async () => {

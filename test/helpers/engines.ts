@@ -85,7 +85,9 @@ function sqliteDatabase(): TestDatabase {
     const db = new Database(file, { timeout: 200 });
     try {
       const stmt = db.prepare(sql);
-      return stmt.reader ? (stmt.all(...params) as Row[]) : (stmt.run(...params), []);
+      if (stmt.reader) return stmt.all(...params) as Row[];
+      stmt.run(...params);
+      return [];
     } finally {
       db.close();
     }
