@@ -66,19 +66,20 @@ describe('main: database URLs', () => {
     const r = await runCli(['status', '--db', 'oracle://scott:tiger@db/x'], { cwd: project.dir });
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
-      'error[E_USAGE]: unsupported database URL "oracle://scott:***@db/x": expected sqlite:./file.db or ' +
-        'sqlite::memory: (postgres:// and mysql:// arrive with their dialect packages)\n',
+      'error[E_USAGE]: unsupported database URL "oracle://scott:***@db/x": expected sqlite:./file.db, ' +
+        'sqlite::memory:, postgres://user@host:5432/db or mysql://user@host:3306/db\n',
     );
   });
 
-  it('says PostgreSQL is not installed yet, from DATABASE_URL too', async () => {
-    const r = await runCli(['--json', 'validate'], {
+  it('reads a PostgreSQL URL from DATABASE_URL, and never prints its password', async () => {
+    const r = await runCli(['--json', 'introspect'], {
       cwd: project.dir,
-      env: { DATABASE_URL: 'postgres://u:pw@h/db' },
+      env: { DATABASE_URL: 'postgres://u:pw@127.0.0.1:1/db' },
     });
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout);
-    expect(doc.error.message).toContain('the PostgreSQL dialect is not installed yet');
+    expect(doc.error.code).toBe('E_CONNECTION');
+    expect(doc.error.message).toContain('cannot connect to PostgreSQL at 127.0.0.1:1/db');
     expect(r.stdout).not.toContain('pw@');
   });
 });
