@@ -1,6 +1,15 @@
+import type { Dialect } from '@cmpkg/core';
+import { MysqlDialect } from '@cmpkg/dialect-mysql';
+import { PostgresDialect } from '@cmpkg/dialect-postgres';
+import { SqliteDialect } from '@cmpkg/dialect-sqlite';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { describeRun } from '../helpers/cli.js';
-import { createTestDatabase, describeEngines, type TestDatabase } from '../helpers/engines.js';
+import {
+  createTestDatabase,
+  describeEngines,
+  type TestDatabase,
+  type TestEngine,
+} from '../helpers/engines.js';
 import { createProject, removeTempDirs, sqlMigration } from '../helpers/project.js';
 
 /**
@@ -8,6 +17,12 @@ import { createProject, removeTempDirs, sqlMigration } from '../helpers/project.
  * advisory lock, GET_LOCK) lets one apply each migration and the others find nothing to do.
  */
 afterAll(removeTempDirs);
+
+const DIALECTS: Record<TestEngine, () => Dialect> = {
+  sqlite: () => new SqliteDialect(),
+  postgresql: () => new PostgresDialect(),
+  mysql: () => new MysqlDialect(),
+};
 
 const RUNNERS = 20;
 const MIGRATIONS = 5;
@@ -42,5 +57,32 @@ describeEngines('conformance: 20 parallel runners', (engine) => {
     // Exactly one runner applied anything; the rest waited for the lock and found nothing to do.
     const appliers = runs.filter((r) => !r.stdout.includes('Nothing to do'));
     expect(appliers).toHaveLength(1);
+  });
+
+  it('a run that cannot get the lock in time exits 3 naming the holder, and changes nothing', async () => {
+    db = await createTestDatabase(engine);
+    const project = createProject(
+      { '0001_t.sql': sqlMigration('CREATE TABLE t (id INTEGER NOT NULL PRIMARY KEY);') },
+      'e2e',
+      db.url,
+    );
+    const dialect = DIALECTS[engine]();
+    const conn = await dialect.connect(db.url);
+    try {
+      const release = await dialect.acquireLock(conn, 'cmpkg', {
+        timeoutMs: 5_000,
+        holder: 'nightly-deploy on ci-7',
+      });
+      const up = await project.run(['up', '--lock-timeout', '1']);
+      expect(up.code, describeRun(['up'], up)).toBe(3);
+      expect(up.stderr).toContain('error[E_LOCK_TIMEOUT]');
+      expect(up.stderr).toContain('nightly-deploy on ci-7');
+      expect(await db.tableNames()).not.toContain('t');
+      await release();
+      const after = await project.run(['up', '--lock-timeout', '5']);
+      expect(after.code, describeRun(['up'], after)).toBe(0);
+    } finally {
+      await conn.close();
+    }
   });
 });

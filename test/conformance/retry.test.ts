@@ -41,7 +41,7 @@ describeEngines(
       rmSync(dir, { recursive: true, force: true });
     });
 
-    async function migrator(steps: Array<{ id: string; sql: string }>) {
+    async function migrator(steps: Array<{ id: string; sql: string; timeout?: number }>) {
       dir = mkdtempSync(join(tmpdir(), 'cmpkg-retry-'));
       mkdirSync(join(dir, 'migrations'));
       const doc = {
@@ -51,7 +51,13 @@ describeEngines(
           version: '1.0.0',
           name: 'retry',
           steps: {
-            up: steps.map((s) => ({ id: s.id, name: s.id, transactional: false, sql: { universal: s.sql } })),
+            up: steps.map((s) => ({
+              id: s.id,
+              name: s.id,
+              transactional: false,
+              sql: { universal: s.sql },
+              ...(s.timeout !== undefined ? { timeout: s.timeout } : {}),
+            })),
           },
         },
       };
@@ -96,6 +102,25 @@ describeEngines(
       expect(retries.every((r) => r.willRetry && r.error.details.errorClass === 'transient')).toBe(true);
       expect(Number((await db.query('SELECT n FROM counter WHERE id = 1'))[0]?.n)).toBe(1);
       expect((await db.history()).map((h) => h.status)).toEqual(['applied']);
+    });
+
+    it('a step over its timeout is stopped by the server, not retried', { timeout: 60_000 }, async () => {
+      db = await createTestDatabase(engine);
+      // The JSON `timeout` field is in seconds.
+      const { m, retries } = await migrator([{ id: 'slow', sql: SLEEP[server], timeout: 1 }]);
+      const started = Date.now();
+      const result = await m.up();
+      expect(Date.now() - started).toBeLessThan(2_900);
+      expect(result.error?.code).toBe('E_STEP_TIMEOUT');
+      expect(retries.filter((r) => r.willRetry)).toEqual([]);
+      // The server really stopped it: nothing of this session is still running.
+      const running =
+        server === 'postgresql'
+          ? await db.query(
+              "SELECT pid FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(3)' AND state = 'active'",
+            )
+          : await db.query("SELECT id FROM information_schema.PROCESSLIST WHERE info = 'SELECT SLEEP(3)'");
+      expect(running).toEqual([]);
     });
 
     it('a connection the server kills mid-step', { timeout: 60_000 }, async () => {
