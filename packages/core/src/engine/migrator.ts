@@ -801,7 +801,10 @@ export class Migrator {
           inTx ? undefined : onStatement,
         );
         await this.#store.writeSteps([this.#journal(pm, direction, r)]);
-        if (direction === 'up' && r.status === 'done' && recorded === 'failed') {
+        // After the last step the caller records the migration as applied at once; a crash in
+        // between leaves every step journaled as done, which a resume completes without running.
+        const last = step === pm.steps[pm.steps.length - 1];
+        if (direction === 'up' && r.status === 'done' && recorded === 'failed' && !last) {
           await this.#store.updateStatus(pm.pluginId, pm.id, 'partial');
           recorded = 'partial';
         }

@@ -118,6 +118,17 @@ const stepRow = (r: StepJournalRecord): StepsTable => ({
   statements_done: r.statementsDone,
 });
 
+/** What an upsert of a journal row replaces: everything but the key. */
+const STEP_UPDATE_COLUMNS = [
+  'status',
+  'checksum',
+  'started_at',
+  'finished_at',
+  'rows_affected',
+  'error',
+  'statements_done',
+] as const;
+
 /** Timestamps are ISO-8601 UTC text on every engine: portable, sortable, and driver-independent. */
 export function nowIso(): string {
   return new Date().toISOString();
@@ -360,10 +371,18 @@ export class HistoryStore {
     }
   }
 
-  /** Inserts or replaces the record of one migration. */
+  /**
+   * Inserts or replaces the record of one migration in one statement (an upsert): atomic even where
+   * nothing runs in a transaction (MySQL step-by-step runs), so a crash cannot lose the record.
+   */
   async writeMigration(record: AppliedMigrationRecord): Promise<void> {
-    await this.deleteMigration(record.pluginId, record.migrationId, { keepSteps: true });
-    await this.#db.insertInto('cmpkg_migrations').values(migrationRow(record)).execute();
+    const row = migrationRow(record);
+    const { plugin_id: _plugin, migration_id: _migration, ...rest } = row;
+    const insert = this.#db.insertInto('cmpkg_migrations').values(row);
+    await (this.#conn.engine === 'mysql'
+      ? insert.onDuplicateKeyUpdate(rest)
+      : insert.onConflict((oc) => oc.columns(['plugin_id', 'migration_id']).doUpdateSet(rest))
+    ).execute();
   }
 
   async updateStatus(
@@ -440,19 +459,21 @@ export class HistoryStore {
     await q.execute();
   }
 
-  /** Writes journal rows (one statement for all of them); replaces rows with the same key. */
+  /** Writes journal rows in one statement (an upsert), replacing rows with the same key. */
   async writeSteps(records: readonly StepJournalRecord[]): Promise<void> {
     if (records.length === 0) return;
-    const first = records[0]!;
-    const stepIds = records.map((r) => r.stepId);
-    await this.#db
-      .deleteFrom('cmpkg_steps')
-      .where('plugin_id', '=', first.pluginId)
-      .where('migration_id', '=', first.migrationId)
-      .where('direction', '=', first.direction)
-      .where('step_id', 'in', stepIds)
-      .execute();
-    await this.#db.insertInto('cmpkg_steps').values(records.map(stepRow)).execute();
+    const insert = this.#db.insertInto('cmpkg_steps').values(records.map(stepRow));
+    const update = STEP_UPDATE_COLUMNS;
+    await (this.#conn.engine === 'mysql'
+      ? insert.onDuplicateKeyUpdate((eb) =>
+          Object.fromEntries(update.map((c) => [c, eb.fn('values', [eb.ref(c)])])),
+        )
+      : insert.onConflict((oc) =>
+          oc
+            .columns(['plugin_id', 'migration_id', 'step_id', 'direction'])
+            .doUpdateSet((eb) => Object.fromEntries(update.map((c) => [c, eb.ref(`excluded.${c}`)]))),
+        )
+    ).execute();
   }
 
   /** Opens an execution record (status `running`) and returns its id. */
