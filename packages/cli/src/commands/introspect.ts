@@ -153,7 +153,7 @@ function printTable(c: Colors, out: CommandContext['out'], t: TableSnapshot): vo
 
 function indexText(idx: IndexDefinition): string {
   const parts = idx.parts
-    .map((p) => `${p.column ?? `(${p.expression ?? ''})`}${p.descending ? ' desc' : ''}`)
+    .map((p) => `${p.column ?? p.expression ?? ''}${p.descending ? ' desc' : ''}`)
     .join(', ');
   return [
     idx.name,
