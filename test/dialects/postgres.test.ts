@@ -412,6 +412,49 @@ describe.skipIf(!engineAvailable('postgresql'))('PostgreSQL dialect', () => {
       await db.query('drop schema drop_s cascade');
     });
 
+    it('keeps a lock taken just before the connection dropped', async () => {
+      const conn = await connect();
+      // The session dies right after pg_advisory_lock returned, before acquireLock has finished.
+      const setApplicationName = conn.setApplicationName.bind(conn);
+      conn.setApplicationName = async (name: string) => {
+        const pid = conn.pid;
+        await db.query('select pg_terminate_backend($1)', [pid]);
+        await eventually(
+          async () => (await db.query('select 1 from pg_stat_activity where pid = $1', [pid])).length === 0,
+        );
+        await sleep(50);
+        return setApplicationName(name);
+      };
+      const release = await dialect.acquireLock(conn, 'cmpkg', { timeoutMs: 1000, holder: 'racer' });
+      expect(conn.reconnects).toBe(1);
+      expect(await advisoryHolders()).toEqual([conn.pid]);
+      await release();
+      expect(await advisoryHolders()).toEqual([]);
+
+      // ... or just before it restored lock_timeout.
+      const other = await connect();
+      const execute = other.execute.bind(other);
+      let locked = false;
+      other.execute = (async (sql: string, params?: readonly unknown[], options?: object) => {
+        if (locked && sql.includes('lock_timeout')) {
+          locked = false;
+          const pid = other.pid;
+          await db.query('select pg_terminate_backend($1)', [pid]);
+          await eventually(
+            async () => (await db.query('select 1 from pg_stat_activity where pid = $1', [pid])).length === 0,
+          );
+          await sleep(50);
+        }
+        const result = await execute(sql, params, options);
+        if (sql.includes('pg_advisory_lock(')) locked = true;
+        return result;
+      }) as typeof other.execute;
+      const releaseOther = await dialect.acquireLock(other, 'cmpkg', { timeoutMs: 1000 });
+      expect(other.reconnects).toBe(1);
+      expect(await advisoryHolders()).toEqual([other.pid]);
+      await releaseOther();
+    });
+
     it('rides out a server restart, retrying while connections are refused', async () => {
       const proxy = restartableProxy(new URL(db.url));
       const port = await proxy.start();
@@ -438,6 +481,35 @@ describe.skipIf(!engineAvailable('postgresql'))('PostgreSQL dialect', () => {
         expect(conn.pid).not.toBe(before);
         expect(await advisoryHolders()).toEqual([conn.pid]);
         await release();
+      } finally {
+        await proxy.stop();
+      }
+    });
+
+    it('close() during a reconnect leaves no session behind', async () => {
+      const proxy = restartableProxy(new URL(db.url));
+      const port = await proxy.start();
+      try {
+        const url = new URL(db.url);
+        url.host = `127.0.0.1:${port}`;
+        url.searchParams.set('application_name', 'cmpkg-close-race');
+        const conn = await dialect.connect(url.toString());
+        await proxy.stop();
+        await sleep(100); // the client has seen its socket close
+        // The reconnect is refused and retries; the caller gives up meanwhile.
+        const pending = conn.execute('select 1').then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        await sleep(150);
+        await conn.close();
+        await proxy.start(port);
+        await pending;
+        await sleep(300);
+        const sessions = () =>
+          db.query("select pid from pg_stat_activity where application_name = 'cmpkg-close-race'");
+        expect(await sessions()).toEqual([]);
+        await expect(conn.execute('select 1')).rejects.toThrow(/closed/);
       } finally {
         await proxy.stop();
       }
@@ -696,6 +768,54 @@ describe.skipIf(!engineAvailable('postgresql'))('PostgreSQL dialect', () => {
         tables: s.tables.map(({ rowCount, rowCountExact, sizeBytes, ...t }) => t),
       });
       expect(shape(recreated)).toEqual(shape(original));
+    });
+
+    it('reads partitioned tables and foreign keys into other schemas as they are', async () => {
+      const target = await createTestDatabase('postgresql');
+      const again = await createTestDatabase('postgresql');
+      try {
+        for (const s of dialect.splitStatements(`
+          create schema billing;
+          create table billing.accounts (id int primary key);
+          create table orders (id int primary key, account_id int,
+            constraint orders_account_fk foreign key (account_id) references billing.accounts (id));
+          create table events (id int, at date, primary key (id, at)) partition by range (at);
+          create table events_2024 partition of events for values from ('2024-01-01') to ('2025-01-01');
+          create table events_2025 partition of events for values from ('2025-01-01') to ('2026-01-01');
+          create table event_refs (id int, at date,
+            constraint event_refs_fk foreign key (id, at) references events (id, at));
+          create function events_touch() returns trigger language plpgsql as $$ begin return new; end $$;
+          create trigger events_touch before insert on events for each row execute function events_touch();
+          insert into events select g, date '2024-06-01' + g % 400 from generate_series(1, 2000) g;
+        `))
+          await target.query(s);
+        const snapshot = await introspect(target);
+        expect(snapshot.tables.map((t) => t.name)).toEqual(['event_refs', 'events', 'orders']);
+        const table = (name: string) => snapshot.tables.find((t) => t.name === name)!;
+        // PostgreSQL keeps one extra constraint row per referenced partition; they are not foreign keys
+        // of their own.
+        expect(table('event_refs').foreignKeys.map((f) => [f.name, f.referencedTable])).toEqual([
+          ['event_refs_fk', 'events'],
+        ]);
+        expect(table('orders').foreignKeys.map((f) => f.referencedTable)).toEqual(['billing.accounts']);
+        // The trigger's clones on the partitions belong to tables the snapshot does not list.
+        expect(snapshot.triggers.map((t) => [t.name, t.table])).toEqual([['events_touch', 'events']]);
+        // The rows live in the partitions: so do the bytes.
+        expect(table('events')).toMatchObject({ rowCount: 2000, rowCountExact: true });
+        expect(table('events').sizeBytes).toBeGreaterThan(0);
+
+        const conn = await connect({ url: again.url });
+        await conn.execute('create schema billing');
+        await conn.execute('create table billing.accounts (id int primary key)');
+        for (const s of table('orders').createSql) await conn.execute(s);
+        const copied = await dialect.introspect(conn);
+        expect(copied.tables.find((t) => t.name === 'orders')!.foreignKeys).toEqual(
+          table('orders').foreignKeys,
+        );
+      } finally {
+        await target.drop();
+        await again.drop();
+      }
     });
 
     it('counts tables and indexes (not primary keys)', async () => {

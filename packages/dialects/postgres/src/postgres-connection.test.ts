@@ -94,6 +94,16 @@ describe('displayPostgresUrl', () => {
       'postgres://app@/shop?host=/tmp',
     );
   });
+
+  it('removes passwords with unencoded URL characters (a common typo) from URLs that do not parse', () => {
+    // `/`, `#` and `?` in a password must be percent-encoded; users often forget, and the URL then
+    // fails to parse — the error message quoting it must still not show the password.
+    expect(displayPostgresUrl('postgres://app:se/cret@db/shop')).toBe('postgres://app@db/shop');
+    expect(displayPostgresUrl('postgres://app:p#ss@db:5432/shop')).toBe('postgres://app@db:5432/shop');
+    expect(displayPostgresUrl('postgres://app:a?b@c@db/shop')).toBe('postgres://app@db/shop');
+    expect(() => parsePostgresUrl('postgres://app:se/cret@db/shop')).toThrow(/postgres:\/\/app@db\/shop/);
+    expect(() => parsePostgresUrl('postgres://app:se/cret@db/shop')).not.toThrow(/cret/);
+  });
 });
 
 describe('connection failure messages', () => {

@@ -117,8 +117,9 @@ export function displayPostgresUrl(url: string): string {
       text = parsed.toString();
     }
   } catch {
-    // Not a parseable URL: still never echo what looks like `user:password@`.
-    text = text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@?#]*):[^@/?#]*@/i, '$1@');
+    // Not a parseable URL: still never echo what looks like `user:password@`. Up to the LAST `@`: the
+    // usual reason a URL does not parse is a password with an unencoded `/`, `#`, `?` or `@` in it.
+    text = text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@?#]*):.*@/i, '$1@');
   }
   return withoutQueryParams(text, (key) => /pass(word)?$/i.test(key));
 }
@@ -531,15 +532,22 @@ export class PostgresConnection implements Connection {
     // The old session is dead; make sure its socket is too, without waiting on it.
     this.#client.end().catch(() => undefined);
     const server = this.server;
-    const client = await reconnectClient(this.url, this.#options);
+    // close() may come while this waits for a restarting server: stop retrying then, and never adopt
+    // (and so leak, with its socket keeping the process alive) a session nobody will close.
+    const closed = () => this.#closed;
+    const client = await reconnectClient(this.url, this.#options, closed);
     try {
       const pid = await this.#initSession(client);
       const relockTimeoutMs = this.#options.relockTimeoutMs ?? 10_000;
-      for (const lock of this.#locks) await this.#relocker?.(client, lock, relockTimeoutMs);
+      for (const lock of this.#locks) {
+        if (closed()) break;
+        await this.#relocker?.(client, lock, relockTimeoutMs);
+      }
+      if (closed()) throw new UsageError(`the connection to ${this.displayUrl} is closed`);
       this.#pid = pid;
     } catch (err) {
       await client.end().catch(() => undefined);
-      if (err instanceof ConnectionError) throw err;
+      if (err instanceof ConnectionError || err instanceof UsageError) throw err;
       throw connectionError(server, err, this.#options.connectTimeoutMs);
     }
     this.#client = client;
@@ -657,11 +665,18 @@ function isRestarting(err: unknown): boolean {
 /**
  * Connects the replacement session after a drop. A restarting server refuses connections (or answers
  * `57P03 the database system is starting up`) for a few seconds, so those are retried, with backoff,
- * for up to `connectTimeoutMs` (10 s when that is 0); anything else fails at once.
+ * for up to `connectTimeoutMs` (10 s when that is 0), or until the connection is closed; anything else
+ * fails at once.
  */
-async function reconnectClient(url: PostgresUrl, options: PostgresConnectionOptions): Promise<pg.Client> {
+async function reconnectClient(
+  url: PostgresUrl,
+  options: PostgresConnectionOptions,
+  closed: () => boolean,
+): Promise<pg.Client> {
   const deadline = Date.now() + (options.connectTimeoutMs > 0 ? options.connectTimeoutMs : 10_000);
   for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
+    if (closed())
+      throw new UsageError(`the connection to ${displayPostgresUrl(url.connectionString)} is closed`);
     const client = newClient(url, options);
     // Errors of the new client before the connection adopts it must not crash the process either.
     client.on('error', () => undefined);

@@ -246,4 +246,25 @@ describe('renderPostgresDdl: other changes', () => {
       'ALTER TABLE "rt_posts" ADD FOREIGN KEY ("author_id") REFERENCES "rt_authors" ("id") ON DELETE SET NULL ON UPDATE RESTRICT',
     ]);
   });
+
+  it('renders a schema-qualified referenced table as schema and table', () => {
+    // Introspection reports a foreign key into another schema as `schema.table`; quoting that as one
+    // name would reference a table called "billing.accounts" that does not exist.
+    expect(
+      renderPostgresDdl({
+        kind: 'addForeignKey',
+        table: 'orders',
+        foreignKey: {
+          name: 'orders_account_fk',
+          columns: ['account_id'],
+          referencedTable: 'billing.accounts',
+          referencedColumns: ['id'],
+          onDelete: 'no action',
+          onUpdate: 'no action',
+        },
+      }),
+    ).toEqual([
+      'ALTER TABLE "orders" ADD CONSTRAINT "orders_account_fk" FOREIGN KEY ("account_id") REFERENCES "billing"."accounts" ("id") ON DELETE NO ACTION ON UPDATE NO ACTION',
+    ]);
+  });
 });

@@ -54,8 +54,12 @@ export async function introspectPostgres(
   const schema = String(info?.schema ?? conn.url.schema ?? 'public');
   const filter = options.tables;
   const tableRows = await q(
+    // A partitioned table stores nothing itself: its size is that of its partitions (pg_partition_tree
+    // lists the table, its partitions and theirs).
     `select c.oid::int8 as oid, c.relname as name, c.reltuples::float8 as reltuples,
-            pg_total_relation_size(c.oid)::int8 as size
+            case when c.relkind = 'p'
+                 then (select coalesce(sum(pg_total_relation_size(p.relid)), 0) from pg_partition_tree(c.oid) p)
+                 else pg_total_relation_size(c.oid) end::int8 as size
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where n.nspname = $1 and c.relkind in ('r', 'p') and not c.relispartition
         and ($2::text[] is null or c.relname = any($2::text[]))
@@ -93,8 +97,12 @@ export async function introspectPostgres(
       .map((c) => ({
         name: String(c.name),
         columns: stringArray(c.columns),
+        // Another schema's table as `schema.table`; so is one whose name has a dot, which renderDdl
+        // would otherwise split.
         referencedTable:
-          c.ref_schema === schema ? String(c.ref_table) : `${String(c.ref_schema)}.${String(c.ref_table)}`,
+          c.ref_schema === schema && !String(c.ref_table).includes('.')
+            ? String(c.ref_table)
+            : `${String(c.ref_schema)}.${String(c.ref_table)}`,
         referencedColumns: stringArray(c.ref_columns),
         onDelete: FK_ACTIONS[String(c.on_delete)] ?? 'no action',
         onUpdate: FK_ACTIONS[String(c.on_update)] ?? 'no action',
@@ -159,7 +167,9 @@ function columnsOf(q: Query, oids: number[]): Promise<Row[]> {
 }
 
 function constraintsOf(q: Query, oids: number[]): Promise<Row[]> {
-  // NOT NULL constraints (contype 'n' from PostgreSQL 18) are columns' nullability, not checks.
+  // NOT NULL constraints (contype 'n' from PostgreSQL 18) are columns' nullability, not checks. A
+  // foreign key into a partitioned table has one more row per partition (conparentid set): the
+  // server's bookkeeping, not foreign keys of their own.
   return q(
     `select c.conrelid::int8 as table_oid, c.conname as name, c.contype::text as type,
             array(select a.attname::text from unnest(c.conkey) with ordinality k(attnum, ord)
@@ -172,7 +182,7 @@ function constraintsOf(q: Query, oids: number[]): Promise<Row[]> {
        from pg_constraint c
        left join pg_class rc on rc.oid = c.confrelid
        left join pg_namespace rn on rn.oid = rc.relnamespace
-      where c.conrelid = any($1::oid[]) and c.contype in ('p', 'f', 'c')`,
+      where c.conrelid = any($1::oid[]) and c.contype in ('p', 'f', 'c') and c.conparentid = 0`,
     [oids],
   );
 }
@@ -226,13 +236,15 @@ async function viewsOf(q: Query, schema: string): Promise<ViewSnapshot[]> {
 }
 
 async function triggersOf(q: Query, schema: string): Promise<TriggerSnapshot[]> {
+  // Partitions are not in the snapshot: a trigger of a partitioned table is listed once, not with the
+  // clones the server keeps on each partition.
   const rows = await q(
     `select t.tgname as name, c.relname as table_name, t.tgtype::int as type,
             pg_get_triggerdef(t.oid, true) as definition
        from pg_trigger t
        join pg_class c on c.oid = t.tgrelid
        join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname = $1 and not t.tgisinternal`,
+      where n.nspname = $1 and not t.tgisinternal and not c.relispartition`,
     [schema],
   );
   return rows.map((r) => ({

@@ -96,6 +96,11 @@ export async function acquirePostgresLock(
   if (!conn.isOpen) throw new UsageError(`cannot take lock "${name}": the connection is closed`);
   const key = advisoryLockKey(name);
   const lock: HeldAdvisoryLock = { name, ...key };
+  // Tracked from the moment the server grants it: if the session drops before acquire returns, the
+  // reconnect of the next statement must take the lock back, or the caller would go on believing it
+  // holds a lock nobody holds.
+  const track = () => conn.trackLock(lock, (client, held, ms) => relock(conn, client, held, ms));
+  let untrack = () => {};
 
   if (timeoutMs === 0) {
     const { rows } = await conn.execute<{ locked: boolean }>(
@@ -103,6 +108,7 @@ export async function acquirePostgresLock(
       [key.classId, key.objId],
     );
     if (rows[0]?.locked !== true) throw await lockTimeout(conn, lock, timeoutMs);
+    untrack = track();
   } else {
     const { rows } = await conn.execute<{ value: string }>("select current_setting('lock_timeout') as value");
     const previous = rows[0]?.value ?? '0';
@@ -111,6 +117,7 @@ export async function acquirePostgresLock(
     ]);
     try {
       await conn.execute('select pg_advisory_lock($1, $2)', [key.classId, key.objId]);
+      untrack = track();
     } catch (err) {
       if (sqlStateOf(err) === '55P03') throw await lockTimeout(conn, lock, timeoutMs, err);
       throw err;
@@ -125,11 +132,11 @@ export async function acquirePostgresLock(
     previousName = await conn.setApplicationName(lockApplicationName(options.holder ?? defaultHolder()));
   } catch (err) {
     // Without the name a waiter could not say who holds the lock; fail now rather than hold it silently.
+    untrack();
     await conn.queryIfAlive('select pg_advisory_unlock($1, $2)', [key.classId, key.objId]).catch(() => false);
     throw err;
   }
 
-  const untrack = conn.trackLock(lock, (client, held, ms) => relock(conn, client, held, ms));
   let released = false;
   const release: ReleaseLock = async () => {
     if (released) return;
