@@ -598,5 +598,74 @@ describe.skipIf(!engineAvailable('mysql'))('MySQL dialect (real server)', () => 
       });
       expect(strip(again)).toEqual(strip(snapshot));
     });
+
+    it('keeps what only MySQL has: ON UPDATE CURRENT_TIMESTAMP, collations, spatial and prefix indexes', async () => {
+      const source = await otherDatabase();
+      const c = await connect(source.url);
+      await c.execute(`
+        CREATE TABLE places (
+          id INT NOT NULL PRIMARY KEY,
+          title VARCHAR(300) NOT NULL,
+          geo POINT NOT NULL,
+          changed TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+          changed6 DATETIME(6) NULL DEFAULT NULL ON UPDATE CURRENT_TIMESTAMP(6),
+          token VARCHAR(64) COLLATE utf8mb4_bin NOT NULL,
+          legacy VARCHAR(10) CHARACTER SET utf8mb3 COLLATE utf8mb3_general_ci NULL,
+          meta JSON NULL,
+          SPATIAL KEY places_geo (geo),
+          KEY places_title (title(10)),
+          UNIQUE KEY places_token (token)
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci`);
+      await c.execute(
+        'CREATE TABLE tags (name VARCHAR(20) NOT NULL) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci',
+      );
+      const snapshot = await dialect.introspect(c);
+      const places = snapshot.tables.find((t) => t.name === 'places')!;
+      const tags = snapshot.tables.find((t) => t.name === 'tags')!;
+      // A whole table in a collation that DEFAULT CHARSET=utf8mb4 would not give keeps it too.
+      expect(tags.columns[0]).toMatchObject({ name: 'name', collation: 'utf8mb4_unicode_ci' });
+      expect(places.columns.find((col) => col.name === 'changed')).toMatchObject({
+        type: 'timestamptz',
+        default: 'CURRENT_TIMESTAMP',
+        onUpdate: 'CURRENT_TIMESTAMP',
+      });
+      expect(places.columns.find((col) => col.name === 'changed6')).toMatchObject({
+        type: 'timestamp',
+        onUpdate: 'CURRENT_TIMESTAMP',
+      });
+      expect(places.columns.find((col) => col.name === 'changed6')?.default).toBeUndefined();
+      // A case-sensitive (binary) or legacy column collation changes what equal and unique mean.
+      expect(places.columns.find((col) => col.name === 'token')).toMatchObject({ collation: 'utf8mb4_bin' });
+      expect(places.columns.find((col) => col.name === 'legacy')).toMatchObject({
+        collation: 'utf8mb3_general_ci',
+      });
+      for (const same of ['title', 'meta']) {
+        expect(
+          places.columns.find((col) => col.name === same),
+          same,
+        ).not.toHaveProperty('collation');
+      }
+      expect(places.indexes.find((i) => i.name === 'places_geo')).toEqual({
+        name: 'places_geo',
+        unique: false,
+        method: 'spatial',
+        parts: [{ column: 'geo' }],
+      });
+
+      const copy = await otherDatabase();
+      const target = await connect(copy.url);
+      for (const t of snapshot.tables) for (const statement of t.createSql) await target.execute(statement);
+      const again = await dialect.introspect(target);
+      const strip = (t: TableSnapshot) => ({ ...t, sizeBytes: undefined });
+      expect(again.tables.map(strip)).toEqual(snapshot.tables.map(strip));
+      // The recreated column really updates itself.
+      await target.execute("INSERT INTO places (id, title, geo, token) VALUES (1, 'a', POINT(1, 2), 'Ab')");
+      await target.execute("INSERT INTO places (id, title, geo, token) VALUES (2, 'a', POINT(1, 2), 'AB')");
+      await target.execute("UPDATE places SET title = 'b'");
+      const { rows } = await target.execute<{ changed6: unknown }>(
+        'SELECT changed6 FROM places WHERE id = 1',
+      );
+      expect(rows[0]?.changed6).not.toBeNull();
+    });
   });
 });

@@ -31,6 +31,7 @@ export {
   readOnlyRefusal,
 } from './mysql-connection.js';
 export {
+  type MysqlColumnDefinition,
   type MysqlDdlOptions,
   type MysqlFlavor,
   type MysqlIndexPart,

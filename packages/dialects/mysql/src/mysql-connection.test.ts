@@ -65,6 +65,27 @@ describe('MySQL URLs', () => {
     expect(displayMysqlUrl('mariadb://app@db/shop?ssl=true')).toBe('mariadb://app@db/shop?ssl=true');
     expect(displayMysqlUrl('mysql://app:secret@db:3306/shop')).not.toContain('secret');
   });
+
+  it('never shows a password that breaks the URL (unencoded / or #, bad percent-encoding)', () => {
+    for (const url of [
+      'mysql://root:hunter/2@127.0.0.1/app',
+      'mysql://root:hun#ter2@127.0.0.1/app',
+      'mysql://root:hun?ter2@127.0.0.1/app',
+      'mysql://root:hun%zzter2@127.0.0.1/app',
+      'mysql://root:hunter2@127.0.0.1:99999/app',
+    ]) {
+      let error: unknown;
+      try {
+        parseMysqlUrl(url);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, url).toBeInstanceOf(UsageError);
+      expect((error as Error).message, url).not.toMatch(/hun|ter2/);
+      expect((error as Error).message, url).toContain('127.0.0.1');
+      expect(displayMysqlUrl(url), url).not.toMatch(/hun|ter2/);
+    }
+  });
 });
 
 describe('read-only guard', () => {

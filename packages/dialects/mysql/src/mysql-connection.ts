@@ -90,7 +90,7 @@ export function parseMysqlUrl(url: string): MysqlUrl {
     user: decode(parsed.username, shown) || defaultUser(),
     database: path,
   };
-  if (parsed.password !== '') out.password = decode(parsed.password, shown);
+  if (parsed.password !== '') out.password = decode(parsed.password, shown, 'the password');
   for (const [key, value] of parsed.searchParams) {
     if (key === 'ssl') {
       const v = value.toLowerCase();
@@ -124,16 +124,23 @@ export function displayMysqlUrl(url: string): string {
   }
 }
 
-/** Best effort for URLs that do not even parse: drop anything between `:` and `@` of the authority. */
+/**
+ * Best effort for URLs that do not even parse: keep only the user name of everything up to the LAST
+ * `@`. A password with an unencoded `/`, `#` or `?` is what usually breaks the URL, and it runs past
+ * the first `/` or `#`, so a narrower pattern would print it.
+ */
 function safeForMessage(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^:/@]*):[^@/]*@/i, '$1@');
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)(.*)@/is.exec(url);
+  if (!m) return url;
+  return `${m[1]}${m[2]!.split(':')[0]}@${url.slice(m[0].length)}`;
 }
 
-function decode(text: string, shown: string): string {
+/** Percent-decodes a URL part; `what` names it in the error, which never repeats a password. */
+function decode(text: string, shown: string, what = `"${text}"`): string {
   try {
     return decodeURIComponent(text);
   } catch {
-    throw new UsageError(`MySQL URL "${shown}": invalid percent-encoding in "${text}"`);
+    throw new UsageError(`MySQL URL "${shown}": invalid percent-encoding in ${what}`);
   }
 }
 

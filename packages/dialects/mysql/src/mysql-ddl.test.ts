@@ -1,6 +1,6 @@
 import { type TableDefinition, UsageError } from '@cmpkg/core';
 import { describe, expect, it } from 'vitest';
-import { renderMysqlDdl, renderMysqlDefault } from './mysql-ddl.js';
+import { type MysqlColumnDefinition, renderMysqlDdl, renderMysqlDefault } from './mysql-ddl.js';
 
 const posts: TableDefinition = {
   name: 'posts',
@@ -209,6 +209,43 @@ describe('renderMysqlDdl', () => {
         },
       }),
     ).toEqual(['ALTER TABLE `t` ADD COLUMN `b` int(11) GENERATED ALWAYS AS (`a` + 1) VIRTUAL']);
+  });
+
+  it('renders ON UPDATE CURRENT_TIMESTAMP with the column precision, and nothing else', () => {
+    const column: MysqlColumnDefinition = {
+      name: 'updated_at',
+      type: 'timestamptz',
+      nullable: false,
+      default: 'CURRENT_TIMESTAMP',
+      onUpdate: 'CURRENT_TIMESTAMP',
+    };
+    expect(renderMysqlDdl({ kind: 'addColumn', table: 't', column })).toEqual([
+      'ALTER TABLE `t` ADD COLUMN `updated_at` TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)',
+    ]);
+    const plain = { ...column, nativeType: 'timestamp', default: undefined };
+    expect(renderMysqlDdl({ kind: 'addColumn', table: 't', column: plain })[0]).toMatch(
+      /`updated_at` TIMESTAMP NOT NULL ON UPDATE CURRENT_TIMESTAMP$/,
+    );
+    const odd: MysqlColumnDefinition = { ...column, onUpdate: 'now() + 1' };
+    expect(() => renderMysqlDdl({ kind: 'addColumn', table: 't', column: odd })).toThrow(
+      /table "t", column "updated_at": ON UPDATE now\(\) \+ 1/,
+    );
+  });
+
+  it('renders a column collation of its own after the type', () => {
+    const column: MysqlColumnDefinition = {
+      name: 'token',
+      type: 'varchar(64)',
+      nullable: false,
+      collation: 'utf8mb4_bin',
+    };
+    expect(renderMysqlDdl({ kind: 'addColumn', table: 't', column })).toEqual([
+      'ALTER TABLE `t` ADD COLUMN `token` VARCHAR(64) COLLATE utf8mb4_bin NOT NULL',
+    ]);
+    const bad: MysqlColumnDefinition = { ...column, collation: 'x; drop table t' };
+    expect(() => renderMysqlDdl({ kind: 'addColumn', table: 't', column: bad })).toThrow(
+      /table "t", column "token": invalid collation/,
+    );
   });
 
   it('refuses a column without any type', () => {

@@ -41,6 +41,28 @@ export interface MysqlIndexPart extends IndexPart {
   length?: number;
 }
 
+/**
+ * A column as MySQL knows it: `onUpdate` is the value the server writes on every `UPDATE` of the row
+ * (`ON UPDATE CURRENT_TIMESTAMP`, the usual `updated_at` column), which the portable model has no
+ * field for. Introspection sets it (always the portable spelling `CURRENT_TIMESTAMP`); `renderMysqlDdl`
+ * renders it with the column's fractional precision.
+ *
+ * @example
+ * const col: MysqlColumnDefinition = {
+ *   name: 'updated_at', type: 'timestamptz', nullable: false, default: 'CURRENT_TIMESTAMP', onUpdate: 'CURRENT_TIMESTAMP',
+ * };
+ */
+export interface MysqlColumnDefinition extends ColumnDefinition {
+  onUpdate?: string;
+  /**
+   * The column's collation where it is not the one `DEFAULT CHARSET=utf8mb4` gives (`utf8mb4_bin` for
+   * case-sensitive keys, `utf8mb4_unicode_ci` tables, `utf8mb3_general_ci` leftovers): it decides what
+   * "equal" means for comparisons and unique indexes, so a recreated table keeps it. The character set
+   * follows from the collation.
+   */
+  collation?: string;
+}
+
 /** Column types that take a default only as an expression on MySQL 8 (`DEFAULT ('x')`). */
 const EXPRESSION_DEFAULT_ONLY = /^(tiny|medium|long)?(text|blob)\b|^json\b|^geometry|^point|^polygon/i;
 const CURRENT_TIME = /^(current_timestamp|now|localtimestamp|localtime)\s*(\(\s*\d*\s*\))?$/i;
@@ -53,8 +75,9 @@ const PORTABLE_STRING = /^'((?:[^']|'')*)'$/s;
  *
  * - `createTable`: `CREATE TABLE` with columns (type from the mapping table, or `nativeType` verbatim
  *   when `type` is null), `NOT NULL` / `NULL` (explicit, so a nullable `TIMESTAMP` never picks up the
- *   legacy `NOT NULL DEFAULT CURRENT_TIMESTAMP`), defaults, `AUTO_INCREMENT`, the primary key, checks and
- *   foreign keys, `ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`; then one `CREATE INDEX` per index.
+ *   legacy `NOT NULL DEFAULT CURRENT_TIMESTAMP`), defaults, `AUTO_INCREMENT`, the MySQL-only column
+ *   fields of {@link MysqlColumnDefinition} (`COLLATE`, `ON UPDATE CURRENT_TIMESTAMP`), the primary key,
+ *   checks and foreign keys, `ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`; then one `CREATE INDEX` per index.
  * - `dropTable` (`IF EXISTS`), `addColumn`, `createIndex`, `dropIndex` (`IF EXISTS` on MariaDB only:
  *   MySQL 8 has no such clause), `addForeignKey`.
  *
@@ -147,6 +170,14 @@ function columnType(table: string, column: ColumnDefinition): string {
 function renderColumn(table: string, column: ColumnDefinition): string {
   const type = columnType(table, column);
   let out = `${q(column.name)} ${type}`;
+  const collation = (column as MysqlColumnDefinition).collation;
+  if (collation !== undefined && collation !== '') {
+    if (!/^[A-Za-z0-9_]+$/.test(collation)) {
+      throw new UsageError(`table "${table}", column "${column.name}": invalid collation "${collation}"`);
+    }
+    // The collation goes between the type and GENERATED ALWAYS AS, so not after a generated column's type.
+    if (!GENERATED.test(type)) out += ` COLLATE ${collation}`;
+  }
   // MariaDB takes no NULL / NOT NULL after a generated column's expression (MySQL would).
   if (!GENERATED.test(type)) out += column.nullable ? ' NULL' : ' NOT NULL';
   if (!column.autoIncrement) {
@@ -154,6 +185,17 @@ function renderColumn(table: string, column: ColumnDefinition): string {
     if (dflt !== undefined) out += ` DEFAULT ${dflt}`;
   } else {
     out += ' AUTO_INCREMENT';
+  }
+  const onUpdate = (column as MysqlColumnDefinition).onUpdate?.trim();
+  if (onUpdate) {
+    if (!CURRENT_TIME.test(onUpdate)) {
+      throw new UsageError(
+        `table "${table}", column "${column.name}": ON UPDATE ${onUpdate} is not supported; ` +
+          'MySQL only has ON UPDATE CURRENT_TIMESTAMP',
+      );
+    }
+    // Same precision as the column, like the default: MySQL rejects DATETIME(6) ON UPDATE CURRENT_TIMESTAMP.
+    out += ` ON UPDATE ${renderMysqlDefault('CURRENT_TIMESTAMP', type)}`;
   }
   const comment =
     (column.type !== null ? vectorComment(column.type) : undefined) ??

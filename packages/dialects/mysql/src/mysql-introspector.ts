@@ -15,11 +15,17 @@ import type {
 } from '@cmpkg/core';
 import { mysqlPortableType, quoteMysqlIdentifier as q } from './mysql-adapter.js';
 import type { MysqlConnection } from './mysql-connection.js';
-import { type MysqlFlavor, type MysqlIndexPart, renderMysqlDdl } from './mysql-ddl.js';
+import {
+  type MysqlColumnDefinition,
+  type MysqlFlavor,
+  type MysqlIndexPart,
+  renderMysqlDdl,
+} from './mysql-ddl.js';
 
 type Row = Record<string, unknown>;
 
 const CURRENT_TIME = /^(current_timestamp|now|localtimestamp|localtime)\s*(\(\s*\d*\s*\))?$/i;
+const ON_UPDATE_CURRENT_TIME = /\bon update (current_timestamp|now|localtimestamp|localtime)\b/i;
 const NUMBER = /^([+-]?)(\d*)(?:\.(\d*))?(?:e([+-]?\d+))?$/i;
 const NUMERIC_TYPES = new Set([
   'tinyint',
@@ -276,13 +282,20 @@ export async function introspectMysql(
     )
   ).filter((r) => keep(str(r.name)));
   const names = new Set(tableRows.map((r) => str(r.name)));
+  // The collation `DEFAULT CHARSET=utf8mb4` gives in createSql; a column with any other one (a table
+  // created `COLLATE utf8mb4_unicode_ci`, utf8mb4_bin keys, utf8mb3 leftovers) records its own.
+  const [charset] = await query(
+    `SELECT DEFAULT_COLLATE_NAME AS collation FROM information_schema.CHARACTER_SETS
+      WHERE CHARACTER_SET_NAME = 'utf8mb4'`,
+  );
+  const defaultCollation = str(charset?.collation);
 
   const columnRows = (
     await query(
       `SELECT TABLE_NAME AS table_name, COLUMN_NAME AS name, ORDINAL_POSITION AS position,
               COLUMN_DEFAULT AS column_default, IS_NULLABLE AS is_nullable, DATA_TYPE AS data_type,
               COLUMN_TYPE AS column_type, EXTRA AS extra, COLUMN_COMMENT AS comment,
-              GENERATION_EXPRESSION AS generation_expression
+              GENERATION_EXPRESSION AS generation_expression, COLLATION_NAME AS collation
          FROM information_schema.COLUMNS
         WHERE TABLE_SCHEMA = ?
         ORDER BY TABLE_NAME, ORDINAL_POSITION`,
@@ -352,7 +365,7 @@ export async function introspectMysql(
     const name = str(t.name);
     const columns = columnRows
       .filter((r) => str(r.table_name) === name)
-      .map((r) => toColumn(r, flavor, jsonColumns));
+      .map((r) => toColumn(r, flavor, jsonColumns, defaultCollation));
     const { primaryKey, indexes } = toIndexes(
       statRows.filter((r) => str(r.table_name) === name),
       flavor,
@@ -402,7 +415,12 @@ export async function introspectMysql(
   };
 }
 
-function toColumn(r: Row, flavor: Exclude<MysqlFlavor, 'unknown'>, jsonColumns: Set<string>): ColumnSnapshot {
+function toColumn(
+  r: Row,
+  flavor: Exclude<MysqlFlavor, 'unknown'>,
+  jsonColumns: Set<string>,
+  defaultCollation: string,
+): ColumnSnapshot & MysqlColumnDefinition {
   const name = str(r.name);
   const dataType = str(r.data_type).toLowerCase();
   const columnType = str(r.column_type);
@@ -415,7 +433,7 @@ function toColumn(r: Row, flavor: Exclude<MysqlFlavor, 'unknown'>, jsonColumns: 
     jsonCheck: jsonColumns.has(key(str(r.table_name), name)),
     comment,
   });
-  const column: ColumnSnapshot = {
+  const column: ColumnSnapshot & MysqlColumnDefinition = {
     name,
     type: mapped.type,
     nativeType: columnType,
@@ -437,6 +455,21 @@ function toColumn(r: Row, flavor: Exclude<MysqlFlavor, 'unknown'>, jsonColumns: 
       boolean: mapped.type === 'boolean',
     });
     if (dflt !== undefined) column.default = dflt;
+  }
+  // `updated_at ... ON UPDATE CURRENT_TIMESTAMP` shows only in EXTRA (`on update current_timestamp(6)`);
+  // without it a recreated table would silently stop maintaining the column.
+  if (ON_UPDATE_CURRENT_TIME.test(extra)) column.onUpdate = 'CURRENT_TIMESTAMP';
+  // A collation other than utf8mb4's default changes what equal and unique mean, so it is kept. JSON has a fixed one (MariaDB's JSON is utf8mb4_bin LONGTEXT) that is part of the type;
+  // a generated column keeps its type text verbatim, where a COLLATE could not be appended.
+  const collation = str(r.collation);
+  if (
+    !generated &&
+    collation !== '' &&
+    collation !== defaultCollation &&
+    mapped.type !== 'json' &&
+    !mapped.vectorMarker
+  ) {
+    column.collation = collation;
   }
   if (comment !== '' && !mapped.vectorMarker) column.comment = comment;
   return column;
@@ -461,6 +494,7 @@ function toIndexes(
       primaryKey = { columns: parts.map((p) => str(p.column_name)) };
       continue;
     }
+    const spatial = /^(SPATIAL|RTREE)$/i.test(str(parts[0]!.index_type));
     const index: IndexDefinition = {
       name,
       unique: Number(parts[0]!.non_unique) === 0,
@@ -469,7 +503,8 @@ function toIndexes(
           p.column_name === null || p.column_name === undefined
             ? { expression: unwrap(expressionText(str(p.expression), flavor)) }
             : { column: str(p.column_name) };
-        if (p.sub_part !== null && p.sub_part !== undefined) part.length = Number(p.sub_part);
+        // MariaDB reports SUB_PART 32 for SPATIAL key parts, a length it then refuses in CREATE INDEX.
+        if (p.sub_part !== null && p.sub_part !== undefined && !spatial) part.length = Number(p.sub_part);
         if (str(p.collation) === 'D') part.descending = true;
         return part;
       }),
