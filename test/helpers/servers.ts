@@ -78,30 +78,72 @@ export function skipLine(engine: ServerEngine, status: ServerStatus): string {
   );
 }
 
-/** Database names of one test run: `cmpkg_t_<run>_<n>`, so a run drops only its own. */
+/**
+ * Database names of one test run: `cmpkg_t_<run>_<pid>_<n>`, where `<run>` is the run's start time
+ * and process id in base 36 (`<time>p<pid>`), so a run drops only its own, and stale ones can be
+ * told by their age.
+ */
 export function runDatabasePrefix(runId: string): string {
   return `cmpkg_t_${runId}_`;
+}
+
+/** A new run id: the start time and the process id. */
+export function newRunId(now = Date.now()): string {
+  return `${now.toString(36)}p${process.pid.toString(36)}`;
+}
+
+async function listTestDatabases(
+  admin: AdminClient,
+  engine: ServerEngine,
+  prefix: string,
+): Promise<string[]> {
+  const pattern = `${prefix.replace(/_/g, '\\_')}%`;
+  const rows =
+    engine === 'postgresql'
+      ? await admin.query('select datname as name from pg_database where datname like $1', [pattern])
+      : await admin.query(
+          'select schema_name as name from information_schema.schemata where schema_name like ?',
+          [pattern],
+        );
+  return rows.map((r) => String(r.name ?? r.NAME));
+}
+
+async function dropDatabases(admin: AdminClient, engine: ServerEngine, names: string[]): Promise<void> {
+  for (const name of names) {
+    await admin.query(
+      engine === 'postgresql'
+        ? `drop database if exists "${name}" with (force)`
+        : `drop database if exists \`${name}\``,
+    );
+  }
 }
 
 export async function dropRunDatabases(engine: ServerEngine, runId: string): Promise<void> {
   const admin = await adminClient(engine);
   try {
-    const prefix = runDatabasePrefix(runId);
-    const rows =
-      engine === 'postgresql'
-        ? await admin.query('select datname as name from pg_database where datname like $1', [`${prefix}%`])
-        : await admin.query(
-            'select schema_name as name from information_schema.schemata where schema_name like ?',
-            [`${prefix}%`],
-          );
-    for (const r of rows) {
-      const name = String(r.name ?? r.NAME);
-      await admin.query(
-        engine === 'postgresql'
-          ? `drop database if exists "${name}" with (force)`
-          : `drop database if exists \`${name}\``,
-      );
-    }
+    await dropDatabases(admin, engine, await listTestDatabases(admin, engine, runDatabasePrefix(runId)));
+  } finally {
+    await admin.close();
+  }
+}
+
+/**
+ * Drops test databases of runs that started more than `maxAgeMs` ago (a run killed before its
+ * teardown leaves its databases behind). Younger ones may belong to a run still going on this server.
+ */
+export async function dropStaleDatabases(
+  engine: ServerEngine,
+  maxAgeMs: number,
+  now = Date.now(),
+): Promise<string[]> {
+  const admin = await adminClient(engine);
+  try {
+    const stale = (await listTestDatabases(admin, engine, 'cmpkg_t_')).filter((name) => {
+      const started = Number.parseInt(/^cmpkg_t_([0-9a-z]+)p/.exec(name)?.[1] ?? '', 36);
+      return Number.isFinite(started) && now - started > maxAgeMs;
+    });
+    await dropDatabases(admin, engine, stale);
+    return stale;
   } finally {
     await admin.close();
   }
