@@ -1,3 +1,4 @@
+export * from './backoff.js';
 export * from './checksum.js';
 export * from './config.js';
 export type * from './dialect.js';

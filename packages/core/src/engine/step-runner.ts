@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelay } from '../backoff.js';
 import type { Connection, Dialect, ErrorClass } from '../dialect.js';
 import { isCmpkgError, MigrationFailedError } from '../errors.js';
 import type { StepContext } from '../model/types.js';
@@ -10,8 +12,6 @@ export interface StepRunnerOptions {
   transformRunner?: TransformRunner;
   onRetry: (error: MigrationFailedError, attempt: number) => void;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const truthy = (value: unknown): boolean => {
   if (value === null || value === undefined) return false;
@@ -73,8 +73,7 @@ export class StepRunner {
         const retriable = failure.details.errorClass === 'transient' && (useSavepoint || !inTransaction);
         if (retriable && attempt < retry.attempts) {
           this.options.onRetry(failure, attempt);
-          const delay = Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** (attempt - 1));
-          await sleep(delay / 2 + Math.random() * (delay / 2));
+          await sleep(backoffDelay(attempt - 1, retry.initialDelayMs, retry.maxDelayMs));
           continue;
         }
         if (step.skipOnError) {

@@ -1,7 +1,8 @@
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Connection, ExecuteOptions, QueryResult } from '@cmpkg/core';
-import { ConnectionError, UsageError } from '@cmpkg/core';
+import { backoffDelay, ConnectionError, UsageError } from '@cmpkg/core';
 import { Kysely, MysqlDialect as KyselyMysqlDialect, type MysqlPool, type MysqlPoolConnection } from 'kysely';
 import mysql from 'mysql2';
 import type { MysqlFlavor } from './mysql-ddl.js';
@@ -869,13 +870,14 @@ export class MysqlConnection implements Connection {
     this.#session.raw.destroy();
     const deadline = Date.now() + this.#connectTimeoutMs;
     let opened: { session: MysqlSession; server: MysqlServerInfo } | undefined;
-    for (let delay = 100; opened === undefined; delay = Math.min(delay * 2, 1000)) {
+    for (let attempt = 0; opened === undefined; attempt++) {
       try {
         opened = await openSession(this.#url, this.#connectTimeoutMs, this.readOnly);
       } catch (err) {
         // A server restarting refuses connections for a moment; anything else will not get better.
+        const delay = backoffDelay(attempt, 100, 1000);
         if (!mayRetryConnect((err as { cause?: unknown }).cause) || Date.now() + delay > deadline) throw err;
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        await sleep(delay);
       }
       if (this.#closed) {
         opened?.session.raw.destroy();

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { LockOptions, ReleaseLock } from '@cmpkg/core';
-import { LockTimeoutError, UsageError } from '@cmpkg/core';
+import { backoffDelay, defaultLockHolder, LockTimeoutError, UsageError } from '@cmpkg/core';
 import type { MysqlConnection } from './mysql-connection.js';
 
 /**
@@ -96,12 +96,10 @@ export async function acquireMysqlLock(
     if (!conn.isOpen) throw new UsageError(`stopped waiting for lock "${name}": the connection was closed`);
     const remaining = deadline - Date.now();
     if (remaining <= 0) throw await timeoutError(conn, run, name, serverName, timeoutMs);
-    const cap = Math.min(MAX_DELAY_MS, MIN_DELAY_MS * 2 ** attempt);
-    // Jitter keeps several waiters from retrying in lockstep.
-    await sleep(Math.min(remaining, cap / 2 + (Math.random() * cap) / 2));
+    await sleep(Math.min(remaining, backoffDelay(attempt, MIN_DELAY_MS, MAX_DELAY_MS)));
   }
 
-  const holder = options.holder ?? defaultHolder();
+  const holder = options.holder ?? defaultLockHolder();
   const acquiredAt = new Date().toISOString();
   if (!conn.readOnly) {
     try {
@@ -246,19 +244,4 @@ async function timeoutError(
       heldSince: holder.acquiredAt,
     },
   });
-}
-
-function defaultHolder(): string {
-  let user: string;
-  try {
-    user = os.userInfo().username;
-  } catch {
-    // userInfo() throws for uids without a passwd entry (common in containers).
-    user = 'unknown';
-  }
-  return `${user}@${os.hostname()} (pid ${process.pid})`;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

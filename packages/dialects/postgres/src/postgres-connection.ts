@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Connection, ExecuteOptions, QueryResult } from '@cmpkg/core';
-import { ConnectionError, UsageError } from '@cmpkg/core';
+import { backoffDelay, ConnectionError, UsageError } from '@cmpkg/core';
 import {
   Kysely,
   PostgresDialect as KyselyPostgresDialect,
@@ -674,7 +675,7 @@ async function reconnectClient(
   closed: () => boolean,
 ): Promise<pg.Client> {
   const deadline = Date.now() + (options.connectTimeoutMs > 0 ? options.connectTimeoutMs : 10_000);
-  for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
+  for (let attempt = 0; ; attempt++) {
     if (closed())
       throw new UsageError(`the connection to ${displayPostgresUrl(url.connectionString)} is closed`);
     const client = newClient(url, options);
@@ -684,8 +685,9 @@ async function reconnectClient(
       await connectClient(client, options.connectTimeoutMs);
       return client;
     } catch (err) {
+      const delay = backoffDelay(attempt, 100, 1000);
       if (!isRestarting((err as { cause?: unknown }).cause) || Date.now() + delay > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(delay);
     }
   }
 }

@@ -1,6 +1,5 @@
-import os from 'node:os';
 import type { LockOptions, ReleaseLock } from '@cmpkg/core';
-import { ConnectionError, LockTimeoutError, UsageError } from '@cmpkg/core';
+import { ConnectionError, defaultLockHolder, LockTimeoutError, UsageError } from '@cmpkg/core';
 import type pg from 'pg';
 import type { HeldAdvisoryLock, PostgresConnection } from './postgres-connection.js';
 import { sqlStateOf } from './postgres-errors.js';
@@ -129,7 +128,7 @@ export async function acquirePostgresLock(
 
   let previousName: string;
   try {
-    previousName = await conn.setApplicationName(lockApplicationName(options.holder ?? defaultHolder()));
+    previousName = await conn.setApplicationName(lockApplicationName(options.holder ?? defaultLockHolder()));
   } catch (err) {
     // Without the name a waiter could not say who holds the lock; fail now rather than hold it silently.
     untrack();
@@ -259,14 +258,5 @@ async function relock(
     );
   } finally {
     await client.query('reset lock_timeout').catch(() => undefined);
-  }
-}
-
-function defaultHolder(): string {
-  try {
-    return `${os.userInfo().username}@${os.hostname()} pid ${process.pid}`;
-  } catch {
-    // userInfo() throws for uids without a passwd entry (common in containers).
-    return `${os.hostname()} pid ${process.pid}`;
   }
 }

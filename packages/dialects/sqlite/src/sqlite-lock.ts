@@ -1,7 +1,8 @@
 import { realpathSync } from 'node:fs';
 import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { LockOptions, ReleaseLock } from '@cmpkg/core';
-import { ConnectionError, LockTimeoutError, UsageError } from '@cmpkg/core';
+import { backoffDelay, ConnectionError, defaultLockHolder, LockTimeoutError, UsageError } from '@cmpkg/core';
 import Database from 'better-sqlite3';
 import type { SqliteConnection } from './sqlite-connection.js';
 import { classifySqliteError } from './sqlite-errors.js';
@@ -122,14 +123,12 @@ export async function acquireSqliteLock(
         lockDb.close();
         throw timeoutError(conn, name, lockFile, timeoutMs);
       }
-      const cap = Math.min(MAX_DELAY_MS, MIN_DELAY_MS * 2 ** attempt);
-      // Jitter keeps several waiters from retrying in lockstep.
-      await sleep(Math.min(remaining, cap / 2 + (Math.random() * cap) / 2));
+      await sleep(Math.min(remaining, backoffDelay(attempt, MIN_DELAY_MS, MAX_DELAY_MS)));
     }
   }
 
   const record: SqliteLockHolder = {
-    holder: options.holder ?? defaultHolder(),
+    holder: options.holder ?? defaultLockHolder(),
     pid: process.pid,
     hostname: os.hostname(),
     acquiredAt: new Date().toISOString(),
@@ -255,19 +254,6 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function defaultHolder(): string {
-  try {
-    return `${os.userInfo().username}@${os.hostname()}`;
-  } catch {
-    // userInfo() throws for uids without a passwd entry (common in containers).
-    return `pid ${process.pid}`;
-  }
-}
-
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
