@@ -22,6 +22,7 @@ export {
   type PlannerInput,
   type UpPlanOptions,
 } from './planner/planner.js';
+export * from './schema/portable-default.js';
 export * from './schema/portable-types.js';
 export type * from './schema/snapshot.js';
 export * from './sql/splitter.js';

@@ -48,7 +48,6 @@ export {
   MysqlStatementTimeoutError,
 } from './mysql-errors.js';
 export {
-  canonicalNumber,
   type DefaultContext,
   introspectMysql,
   portableMysqlDefault,

@@ -13,6 +13,7 @@ import type {
   TriggerSnapshot,
   ViewSnapshot,
 } from '@cmpkg/core';
+import { canonicalNumber } from '@cmpkg/core';
 import { mysqlPortableType, quoteMysqlIdentifier as q } from './mysql-adapter.js';
 import type { MysqlConnection } from './mysql-connection.js';
 import {
@@ -26,7 +27,6 @@ type Row = Record<string, unknown>;
 
 const CURRENT_TIME = /^(current_timestamp|now|localtimestamp|localtime)\s*(\(\s*\d*\s*\))?$/i;
 const ON_UPDATE_CURRENT_TIME = /\bon update (current_timestamp|now|localtimestamp|localtime)\b/i;
-const NUMBER = /^([+-]?)(\d*)(?:\.(\d*))?(?:e([+-]?\d+))?$/i;
 const NUMERIC_TYPES = new Set([
   'tinyint',
   'smallint',
@@ -41,25 +41,6 @@ const NUMERIC_TYPES = new Set([
   'real',
   'year',
 ]);
-
-/**
- * The canonical spelling of a number literal: no `+`, no leading zeros, no trailing fractional
- * zeros (`0.00` → `0`, `1.50` → `1.5`), digits kept exactly (a DECIMAL(30) default survives). Floats
- * with an exponent go through JS numbers. `undefined` when `text` is not a number.
- *
- * @example
- * canonicalNumber('0.00'); // '0'
- * canonicalNumber('-007.250'); // '-7.25'
- */
-export function canonicalNumber(text: string): string | undefined {
-  const m = NUMBER.exec(text.trim());
-  if (!m || (m[2] === '' && (m[3] === undefined || m[3] === ''))) return undefined;
-  if (m[4] !== undefined) return String(Number(text.trim()));
-  const int = m[2]!.replace(/^0+(?=\d)/, '') || '0';
-  const frac = (m[3] ?? '').replace(/0+$/, '');
-  const body = frac ? `${int}.${frac}` : int;
-  return m[1] === '-' && body !== '0' ? `-${body}` : body;
-}
 
 function portableString(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;

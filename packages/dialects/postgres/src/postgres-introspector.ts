@@ -14,7 +14,7 @@ import type {
   TriggerSnapshot,
   ViewSnapshot,
 } from '@cmpkg/core';
-import { parsePortableType } from '@cmpkg/core';
+import { canonicalNumber, parsePortableType } from '@cmpkg/core';
 import { portableTypeOf, quotePostgresIdentifier, VECTOR_COMMENT_PREFIX } from './postgres-adapter.js';
 import type { PostgresConnection } from './postgres-connection.js';
 
@@ -357,16 +357,6 @@ export function portableDefault(expression: string): string | undefined {
   const number = /^\(?(-?\d+(?:\.\d+)?)\)?$/.exec(e);
   if (number) return canonicalNumber(number[1]!);
   return e;
-}
-
-/** `007.50` -> `7.5`, `-0.0` -> `0`; exact for any length, unlike a round trip through Number. */
-function canonicalNumber(text: string): string {
-  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text);
-  if (!m) return text;
-  const whole = m[2]!.replace(/^0+(?=\d)/, '');
-  const fraction = (m[3] ?? '').replace(/0+$/, '');
-  const digits = fraction !== '' ? `${whole}.${fraction}` : whole;
-  return digits === '0' ? '0' : `${m[1]}${digits}`;
 }
 
 /**

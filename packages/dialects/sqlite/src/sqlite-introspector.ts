@@ -13,6 +13,7 @@ import type {
   TriggerSnapshot,
   ViewSnapshot,
 } from '@cmpkg/core';
+import { canonicalNumber } from '@cmpkg/core';
 import type Database from 'better-sqlite3';
 import { sqlitePortableType } from './sqlite-adapter.js';
 import { asSqliteConnection } from './sqlite-connection.js';
@@ -348,8 +349,6 @@ export function parseCreateTrigger(sql: string): Pick<TriggerSnapshot, 'timing' 
 
 // ---------------------------------------------------------------- defaults
 
-const NUMERIC = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
-
 /**
  * A `dflt_value` in portable spelling: numbers canonical (`0.00` -> `0`), `TRUE`/`FALSE` and, on
  * boolean columns, `1`/`0` as `true`/`false`, `CURRENT_TIMESTAMP`; `NULL` is no default. Anything
@@ -374,13 +373,7 @@ export function portableDefault(value: string | null, type: PortableType | null)
   if (upper === 'CURRENT_TIMESTAMP') return 'CURRENT_TIMESTAMP';
   if (upper === 'TRUE' || upper === 'FALSE') return upper.toLowerCase();
   if (type === 'boolean' && (v === '1' || v === '0')) return v === '1' ? 'true' : 'false';
-  if (NUMERIC.test(v)) {
-    // Integers through BigInt so that 64-bit values keep every digit.
-    if (/^[+-]?\d+$/.test(v)) return BigInt(v).toString();
-    const n = Number(v);
-    return Number.isFinite(n) ? String(n) : v;
-  }
-  return v;
+  return canonicalNumber(v) ?? v;
 }
 
 // ---------------------------------------------------------------- introspection
