@@ -1,15 +1,6 @@
-import type { Dialect } from '@cmpkg/core';
-import { MysqlDialect } from '@cmpkg/dialect-mysql';
-import { PostgresDialect } from '@cmpkg/dialect-postgres';
-import { SqliteDialect } from '@cmpkg/dialect-sqlite';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { describeRun } from '../helpers/cli.js';
-import {
-  createTestDatabase,
-  describeEngines,
-  type TestDatabase,
-  type TestEngine,
-} from '../helpers/engines.js';
+import { createTestDatabase, describeEngines, type TestDatabase, testDialect } from '../helpers/engines.js';
 import { createProject, removeTempDirs, sqlMigration } from '../helpers/project.js';
 
 /**
@@ -17,12 +8,6 @@ import { createProject, removeTempDirs, sqlMigration } from '../helpers/project.
  * advisory lock, GET_LOCK) lets one apply each migration and the others find nothing to do.
  */
 afterAll(removeTempDirs);
-
-const DIALECTS: Record<TestEngine, () => Dialect> = {
-  sqlite: () => new SqliteDialect(),
-  postgresql: () => new PostgresDialect(),
-  mysql: () => new MysqlDialect(),
-};
 
 const RUNNERS = 20;
 const MIGRATIONS = 5;
@@ -66,7 +51,7 @@ describeEngines('conformance: 20 parallel runners', (engine) => {
       'e2e',
       db.url,
     );
-    const dialect = DIALECTS[engine]();
+    const dialect = testDialect(engine);
     const conn = await dialect.connect(db.url);
     try {
       const release = await dialect.acquireLock(conn, 'cmpkg', {

@@ -1,11 +1,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Connection, type Dialect, loadPlugin, Migrator, type MigratorEvents } from '@cmpkg/core';
-import { MysqlDialect } from '@cmpkg/dialect-mysql';
-import { PostgresDialect } from '@cmpkg/dialect-postgres';
+import { type Connection, loadPlugin, Migrator, type MigratorEvents } from '@cmpkg/core';
 import { afterEach, expect, it } from 'vitest';
-import { createTestDatabase, describeEngines, type TestDatabase } from '../helpers/engines.js';
+import { createTestDatabase, describeEngines, type TestDatabase, testDialect } from '../helpers/engines.js';
 import { type AdminClient, adminClient, type ServerEngine } from '../helpers/servers.js';
 
 /**
@@ -13,10 +11,6 @@ import { type AdminClient, adminClient, type ServerEngine } from '../helpers/ser
  * a lock-wait timeout (another session holds the row) and a connection the server kills mid-step
  * (the dialect reconnects and takes the migration lock back; the step runs again).
  */
-const DIALECTS: Record<ServerEngine, () => Dialect> = {
-  postgresql: () => new PostgresDialect(),
-  mysql: () => new MysqlDialect(),
-};
 
 const LOCK_WAIT: Record<ServerEngine, string> = {
   postgresql: "SET lock_timeout = '700ms'",
@@ -62,7 +56,7 @@ describeEngines(
         },
       };
       writeFileSync(join(dir, 'migrations', '0001_retry.json'), JSON.stringify(doc));
-      const dialect = DIALECTS[server]();
+      const dialect = testDialect(server);
       const connection: Connection = await dialect.connect(db.url);
       closers.push(() => connection.close());
       const plugin = await loadPlugin({ dir: join(dir, 'migrations'), id: 'retry' });

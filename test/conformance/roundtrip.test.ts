@@ -1,15 +1,7 @@
-import type { Connection, Dialect, SchemaSnapshot, TableDefinition, TableSnapshot } from '@cmpkg/core';
-import { MysqlDialect } from '@cmpkg/dialect-mysql';
-import { PostgresDialect } from '@cmpkg/dialect-postgres';
-import { SqliteDialect } from '@cmpkg/dialect-sqlite';
+import type { Connection, Dialect, SchemaSnapshot, TableSnapshot } from '@cmpkg/core';
 import { afterEach, expect, it } from 'vitest';
-import { normalizeExpression, portableSchema } from '../fixtures/portable-schema.js';
-import {
-  createTestDatabase,
-  describeEngines,
-  type TestDatabase,
-  type TestEngine,
-} from '../helpers/engines.js';
+import { comparableTable, portableSchema } from '../fixtures/portable-schema.js';
+import { createTestDatabase, describeEngines, type TestDatabase, testDialect } from '../helpers/engines.js';
 
 /**
  * The type round trip on every engine, through the public entries: render a schema that uses every
@@ -17,47 +9,6 @@ import {
  * the same schema back. Then recreate it from the snapshot's own CREATE statements elsewhere and
  * introspect that too.
  */
-const DIALECTS: Record<TestEngine, () => Dialect> = {
-  sqlite: () => new SqliteDialect(),
-  postgresql: () => new PostgresDialect(),
-  mysql: () => new MysqlDialect(),
-};
-
-/** What the round trip must preserve, in a shape that compares across spellings. */
-function comparable(t: TableDefinition) {
-  return {
-    name: t.name,
-    columns: t.columns.map((c) => ({
-      name: c.name,
-      type: c.type,
-      nullable: c.nullable,
-      default: c.default ?? null,
-      autoIncrement: c.autoIncrement ?? false,
-    })),
-    primaryKey: t.primaryKey?.columns ?? [],
-    indexes: [...t.indexes]
-      .sort((a, b) => a.name.localeCompare(b.name))
-      .map((i) => ({
-        name: i.name,
-        unique: i.unique,
-        parts: i.parts.map((p) => ({
-          column: p.column ?? null,
-          expression: p.expression !== undefined ? normalizeExpression(p.expression) : null,
-          descending: p.descending ?? false,
-        })),
-        where: i.where !== undefined ? normalizeExpression(i.where) : null,
-      })),
-    foreignKeys: t.foreignKeys.map((f) => ({
-      name: f.name,
-      columns: f.columns,
-      referencedTable: f.referencedTable,
-      referencedColumns: f.referencedColumns,
-      onDelete: f.onDelete,
-      onUpdate: f.onUpdate,
-    })),
-    checks: t.checks.map((c) => ({ name: c.name, expression: normalizeExpression(c.expression) })),
-  };
-}
 
 async function apply(conn: Connection, statements: string[]): Promise<void> {
   for (const s of statements) await conn.execute(s);
@@ -79,7 +30,7 @@ describeEngines('conformance: portable schema round trip', (engine) => {
   }
 
   it('introspects every portable type, index kind and foreign key as it was declared', async () => {
-    const dialect = DIALECTS[engine]();
+    const dialect = testDialect(engine);
     const schema = portableSchema(dialect.capabilities);
     const conn = await open(dialect);
     for (const table of schema) await apply(conn, dialect.renderDdl({ kind: 'createTable', table }));
@@ -90,7 +41,7 @@ describeEngines('conformance: portable schema round trip', (engine) => {
     expect(snapshot.tables.map((t) => t.name)).toEqual(['rt_authors', 'rt_posts']);
     for (const table of schema) {
       const got = snapshot.tables.find((t) => t.name === table.name) as TableSnapshot;
-      expect(comparable(got)).toEqual(comparable(table));
+      expect(comparableTable(got)).toEqual(comparableTable(table));
       // Native types are reported too, and mapped from the dialect's one table.
       for (const c of got.columns) expect(c.nativeType.length).toBeGreaterThan(0);
     }
@@ -102,11 +53,11 @@ describeEngines('conformance: portable schema round trip', (engine) => {
       snapshot.tables.flatMap((t) => t.createSql),
     );
     const again: SchemaSnapshot = await dialect.introspect(copy);
-    expect(again.tables.map(comparable)).toEqual(snapshot.tables.map(comparable));
+    expect(again.tables.map(comparableTable)).toEqual(snapshot.tables.map(comparableTable));
   });
 
   it('counts rows and hides cmpkg history tables unless asked', async () => {
-    const dialect = DIALECTS[engine]();
+    const dialect = testDialect(engine);
     const conn = await open(dialect);
     const [authors] = portableSchema(dialect.capabilities);
     await apply(conn, dialect.renderDdl({ kind: 'createTable', table: authors! }));

@@ -1,5 +1,5 @@
 import { type AddressInfo, createServer } from 'node:net';
-import { ConnectionError, LockTimeoutError, type TableDefinition, type TableSnapshot } from '@cmpkg/core';
+import { ConnectionError, LockTimeoutError, type TableSnapshot } from '@cmpkg/core';
 import {
   LOCK_TABLE,
   type MysqlConnection,
@@ -10,47 +10,11 @@ import {
   openMysqlConnection,
 } from '@cmpkg/dialect-mysql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { normalizeExpression, portableSchema } from '../fixtures/portable-schema.js';
+import { comparableTable, portableSchema } from '../fixtures/portable-schema.js';
 import { createTestDatabase, engineAvailable, type TestDatabase } from '../helpers/engines.js';
 import { type AdminClient, adminClient } from '../helpers/servers.js';
 
 const dialect = new MysqlDialect({ connectTimeoutMs: 5000 });
-
-/** What the conformance rules compare of a table after a round trip. */
-function comparable(t: TableDefinition) {
-  return {
-    name: t.name,
-    columns: t.columns.map((c) => ({
-      name: c.name,
-      type: c.type,
-      nullable: c.nullable,
-      default: c.default ?? undefined,
-      autoIncrement: c.autoIncrement ?? false,
-    })),
-    primaryKey: t.primaryKey?.columns,
-    indexes: [...t.indexes]
-      .sort((a, b) => a.name.localeCompare(b.name))
-      .map((i) => ({
-        name: i.name,
-        unique: i.unique,
-        parts: i.parts.map((p) => ({
-          column: p.column,
-          descending: p.descending ?? false,
-          expression: p.expression === undefined ? undefined : normalizeExpression(p.expression),
-        })),
-        where: i.where === undefined ? undefined : normalizeExpression(i.where),
-      })),
-    foreignKeys: t.foreignKeys.map((f) => ({
-      name: f.name,
-      columns: f.columns,
-      referencedTable: f.referencedTable,
-      referencedColumns: f.referencedColumns,
-      onDelete: f.onDelete,
-      onUpdate: f.onUpdate,
-    })),
-    checks: t.checks.map((c) => ({ name: c.name, expression: normalizeExpression(c.expression) })),
-  };
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -517,7 +481,7 @@ describe.skipIf(!engineAvailable('mysql'))('MySQL dialect (real server)', () => 
       expect(snapshot.tables.map((t) => t.name)).toEqual(['rt_authors', 'rt_posts']);
       for (const expected of schema) {
         const actual = snapshot.tables.find((t) => t.name === expected.name)!;
-        expect(comparable(actual), expected.name).toEqual(comparable(expected));
+        expect(comparableTable(actual), expected.name).toEqual(comparableTable(expected));
         expect(actual.createSql).toEqual(dialect.renderDdl({ kind: 'createTable', table: actual }));
       }
       const posts = snapshot.tables.find((t) => t.name === 'rt_posts')!;

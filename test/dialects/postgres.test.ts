@@ -3,7 +3,6 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
   ConnectionError,
-  type IndexDefinition,
   LockTimeoutError,
   type SchemaSnapshot,
   type TableDefinition,
@@ -17,7 +16,7 @@ import {
   PostgresTransactionLostError,
 } from '@cmpkg/dialect-postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { normalizeExpression, portableSchema } from '../fixtures/portable-schema.js';
+import { comparableTable, portableSchema } from '../fixtures/portable-schema.js';
 import { createTestDatabase, engineAvailable, type TestDatabase } from '../helpers/engines.js';
 
 const dialect = new PostgresDialect({ connectTimeoutMs: 5000 });
@@ -622,41 +621,16 @@ describe.skipIf(!engineAvailable('postgresql'))('PostgreSQL dialect', () => {
 
     function expectRoundTrip(expected: TableDefinition, actual: TableSnapshot | undefined): void {
       expect(actual, expected.name).toBeDefined();
-      const t = actual!;
-      expect(
-        t.columns.map((c) => ({
-          name: c.name,
-          type: c.type,
-          nullable: c.nullable,
-          default: c.default,
-          autoIncrement: c.autoIncrement === true,
-        })),
-      ).toEqual(
-        expected.columns.map((c) => ({
-          name: c.name,
-          type: c.type,
-          nullable: c.nullable,
-          default: c.default,
-          autoIncrement: c.autoIncrement === true,
-        })),
-      );
-      expect(t.primaryKey?.columns).toEqual(expected.primaryKey?.columns);
-      const indexShape = (i: IndexDefinition) => ({
-        name: i.name,
-        unique: i.unique,
-        parts: i.parts.map((p) => ({
-          column: p.column,
-          expression: p.expression,
-          descending: p.descending === true,
-        })),
-        where: i.where === undefined ? undefined : normalizeExpression(i.where),
-      });
-      const byName = (a: { name?: string }, b: { name?: string }) => (a.name! < b.name! ? -1 : 1);
-      expect(t.indexes.map(indexShape)).toEqual([...expected.indexes].sort(byName).map(indexShape));
-      expect(t.foreignKeys).toEqual(expected.foreignKeys);
-      expect(t.checks.map((c) => ({ name: c.name, expression: normalizeExpression(c.expression) }))).toEqual(
-        expected.checks.map((c) => ({ name: c.name, expression: normalizeExpression(c.expression) })),
-      );
+      expect(comparableTable(actual!)).toEqual(comparableTable(expected));
+      // PostgreSQL gives index expressions and foreign keys back exactly as they were written.
+      const expressions = (t: TableDefinition) =>
+        [...t.indexes]
+          .sort((x, y) => (x.name < y.name ? -1 : 1))
+          .flatMap((i) =>
+            i.parts.flatMap((part) => (part.expression !== undefined ? [part.expression] : [])),
+          );
+      expect(expressions(actual!)).toEqual(expressions(expected));
+      expect(actual!.foreignKeys).toEqual(expected.foreignKeys);
     }
 
     it('gives back the portable schema it was created from', async () => {

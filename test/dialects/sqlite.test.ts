@@ -1,10 +1,10 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Connection, SchemaSnapshot, TableDefinition } from '@cmpkg/core';
+import type { Connection, SchemaSnapshot } from '@cmpkg/core';
 import { SqliteDialect, sqliteCapabilities } from '@cmpkg/dialect-sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
-import { normalizeExpression, portableSchema } from '../fixtures/portable-schema.js';
+import { comparableTable, portableSchema } from '../fixtures/portable-schema.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/engines.js';
 
 // Introspection and renderDdl of the SQLite dialect through its public entry, on real database files.
@@ -29,42 +29,6 @@ async function fresh(): Promise<{ db: TestDatabase; conn: Connection }> {
 
 async function apply(conn: Connection, statements: string[]): Promise<void> {
   for (const s of statements) await conn.execute(s);
-}
-
-/** The round-trip rules: what introspection must give back of a rendered TableDefinition. */
-function comparable(t: TableDefinition) {
-  return {
-    name: t.name,
-    columns: t.columns.map((c) => ({
-      name: c.name,
-      type: c.type,
-      nullable: c.nullable,
-      default: c.default ?? null,
-      autoIncrement: c.autoIncrement ?? false,
-    })),
-    primaryKey: t.primaryKey?.columns ?? [],
-    indexes: [...t.indexes]
-      .sort((a, b) => (a.name < b.name ? -1 : 1))
-      .map((i) => ({
-        name: i.name,
-        unique: i.unique,
-        parts: i.parts.map((p) => ({
-          column: p.column ?? null,
-          expression: p.expression !== undefined ? normalizeExpression(p.expression) : null,
-          descending: p.descending ?? false,
-        })),
-        where: i.where !== undefined ? normalizeExpression(i.where) : null,
-      })),
-    foreignKeys: t.foreignKeys.map((f) => ({
-      name: f.name,
-      columns: f.columns,
-      referencedTable: f.referencedTable,
-      referencedColumns: f.referencedColumns,
-      onDelete: f.onDelete,
-      onUpdate: f.onUpdate,
-    })),
-    checks: t.checks.map((c) => ({ name: c.name, expression: normalizeExpression(c.expression) })),
-  };
 }
 
 /** A schema with everything introspection reads: the round-trip tables plus views and triggers. */
@@ -105,7 +69,7 @@ describe('SQLite introspection and renderDdl', () => {
     expect(snapshot.tables.map((t) => t.name)).toEqual(['rt_authors', 'rt_posts']);
     for (const table of schema) {
       const got = snapshot.tables.find((t) => t.name === table.name)!;
-      expect(comparable(got)).toEqual(comparable(table));
+      expect(comparableTable(got)).toEqual(comparableTable(table));
     }
     const posts = snapshot.tables.find((t) => t.name === 'rt_posts')!;
     // Declared types keep the portable names.

@@ -1,6 +1,10 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Dialect } from '@cmpkg/core';
+import { MysqlDialect } from '@cmpkg/dialect-mysql';
+import { PostgresDialect } from '@cmpkg/dialect-postgres';
+import { SqliteDialect } from '@cmpkg/dialect-sqlite';
 import Database from 'better-sqlite3';
 import { describe, inject } from 'vitest';
 import {
@@ -20,6 +24,18 @@ export type TestEngine = 'sqlite' | 'postgresql' | 'mysql';
 export const TEST_ENGINES: readonly TestEngine[] = ['sqlite', 'postgresql', 'mysql'];
 
 export type Row = Record<string, unknown>;
+
+/** A new instance of the engine's dialect, as the library's users create it. */
+export function testDialect(engine: TestEngine): Dialect {
+  switch (engine) {
+    case 'sqlite':
+      return new SqliteDialect();
+    case 'postgresql':
+      return new PostgresDialect();
+    case 'mysql':
+      return new MysqlDialect();
+  }
+}
 
 export function engineAvailable(engine: TestEngine): boolean {
   return engine === 'sqlite' || inject('servers')[engine].available;
