@@ -47,11 +47,12 @@ export class StepRunner {
     const { conn, dialect, retry } = this.options;
     const useSavepoint = inTransaction && dialect.capabilities.savepoints;
     const started = performance.now();
-    const progress = { next: inTransaction ? 0 : (step.resumeAt ?? 0), onStatement, kept: !inTransaction };
+    const progress = { next: inTransaction ? 0 : (step.resumeAt ?? 0), onStatement };
     for (let attempt = 1; ; attempt++) {
       const name = `cmpkg_step_${++this.#savepoint}`;
       if (useSavepoint) await conn.execute(`SAVEPOINT ${name}`);
-      if (!progress.kept) progress.next = 0;
+      // A rolled-back attempt ran nothing; outside a transaction what ran stays run.
+      if (inTransaction) progress.next = 0;
       try {
         const rowsAffected = await this.#attempt(pm, step, progress);
         if (useSavepoint) await conn.execute(`RELEASE SAVEPOINT ${name}`);
