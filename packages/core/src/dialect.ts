@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { PortableValue } from './data/portable-value.js';
 import type { Engine } from './model/schema.js';
 import type { PortableType } from './schema/portable-types.js';
 import type { IntrospectOptions, SchemaChange, SchemaSnapshot } from './schema/snapshot.js';
@@ -92,6 +93,49 @@ export interface BackupResult {
 }
 
 /**
+ * A column a {@link BulkWriter} writes: its name and the portable type its values have.
+ *
+ * @example
+ * const columns: BulkColumn[] = [{ name: 'id', type: 'bigint' }, { name: 'title', type: 'text' }];
+ */
+export interface BulkColumn {
+  name: string;
+  type: PortableType;
+}
+
+/**
+ * Options of `Dialect.bulkWriter`.
+ *
+ * @example
+ * const options: BulkWriterOptions = { mode: 'merge', key: ['id'] };
+ */
+export interface BulkWriterOptions {
+  /**
+   * `insert` (default): a row whose key exists fails the batch. `merge`: such a row updates the
+   * existing one (upsert on `key`).
+   */
+  mode?: 'insert' | 'merge';
+  /** The unique key `merge` matches on (usually the primary key); required for `merge`. */
+  key?: readonly string[];
+}
+
+/**
+ * Writes rows into one table in the engine's fastest way (PostgreSQL COPY, MySQL multi-row INSERT
+ * sized under `max_allowed_packet`, SQLite one prepared INSERT). A writer opens no transaction of its
+ * own: the caller decides what a batch commits with. A failed `write` leaves none of its rows.
+ *
+ * @example
+ * const writer = await dialect.bulkWriter(conn, 'entries', [{ name: 'id', type: 'bigint' }, { name: 'title', type: 'text' }]);
+ * try { await writer.write([[1, 'a'], [2, 'b']]); } finally { await writer.close(); }
+ */
+export interface BulkWriter {
+  /** Writes one batch; values in the order of the writer's columns. Resolves with the rows written. */
+  write(rows: readonly (readonly PortableValue[])[]): Promise<number>;
+  /** Releases what the writer holds (prepared statements, temporary tables); safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
  * A database engine. Implemented by `@cmpkg/dialect-*` packages; the engine in core only talks to
  * this interface.
  *
@@ -127,6 +171,28 @@ export interface Dialect {
   nativeType(type: PortableType): string;
   /** Quotes an identifier for this engine (`"a"`, `` `a` ``), doubling any quote inside it. */
   quoteIdentifier(name: string): string;
+  /**
+   * A writer for many rows of one table; `table` and `columns` are unquoted names. Values must
+   * already be {@link PortableValue}s of each column's type (`decodeValue`).
+   */
+  bulkWriter(
+    conn: Connection,
+    table: string,
+    columns: readonly BulkColumn[],
+    options?: BulkWriterOptions,
+  ): Promise<BulkWriter>;
+  /**
+   * A SELECT-list expression that reads the (already quoted) `column` of portable type `type` in a
+   * form `decodeValue` turns into the exact value: times as text in UTC with microseconds, 64-bit
+   * integers and decimals as text where the driver would round them, JSON as text.
+   */
+  readExpression(column: string, type: PortableType): string;
+  /**
+   * After rows were written with explicit values in an auto-increment column: makes the next
+   * generated value follow the largest one (PostgreSQL `setval`; MySQL and SQLite move on their own,
+   * but the call is still safe).
+   */
+  syncAutoIncrement(conn: Connection, table: string, column: string): Promise<void>;
   /** Makes a restorable copy of the database; absent where the dialect cannot. */
   backup?(conn: Connection, options: { label: string; directory?: string }): Promise<BackupResult>;
 }

@@ -138,6 +138,36 @@ export class PlanError extends CmpkgError {
   }
 }
 
+/** Codes of {@link DataTransferError}, each with its category (and so its exit code). */
+const DATA_TRANSFER_CODES = {
+  /** A mapping names an unknown table, column or function, or is malformed (exit 2). */
+  E_MAPPING: 'input',
+  /** A row cannot be written: a value that does not fit its column, a failed validation rule, a
+   * constraint the row violates, a malformed line in an import file (exit 2). */
+  E_DATA: 'input',
+  /** A target table already holds rows and the operation would mix them (exit 3). */
+  E_TARGET_NOT_EMPTY: 'safety',
+  /** A host-registered `custom` transform threw (exit 1). */
+  E_TRANSFORM_FAILED: 'failure',
+  /** A copied table's row count or content checksum differs from its source (exit 1). */
+  E_VERIFY_FAILED: 'failure',
+} as const satisfies Record<string, ErrorCategory>;
+
+export type DataTransferErrorCode = keyof typeof DATA_TRANSFER_CODES;
+
+/**
+ * A copy, export, import or transform that cannot go on. The message names the table, column, file
+ * and line or row key where they are known (also in `details`).
+ *
+ * @example
+ * throw new DataTransferError('E_MAPPING', 'mapping.json field "tables.users.columns.emali": no column "emali" in users');
+ */
+export class DataTransferError extends CmpkgError {
+  constructor(code: DataTransferErrorCode, message: string, options?: CmpkgErrorOptions) {
+    super(code, DATA_TRANSFER_CODES[code], message, options);
+  }
+}
+
 // ---------------------------------------------------------------- safety (exit 3)
 
 /** An applied migration's file no longer matches the checksum recorded when it was applied. */

@@ -1,6 +1,7 @@
 export * from './backoff.js';
 export * from './checksum.js';
 export * from './config.js';
+export * from './data/portable-value.js';
 export type * from './dialect.js';
 export * from './engine/migrator.js';
 export type * from './engine/types.js';

@@ -47,7 +47,7 @@ export class StepRunner {
     const { conn, dialect, retry } = this.options;
     const useSavepoint = inTransaction && dialect.capabilities.savepoints;
     const started = performance.now();
-    const progress = { next: inTransaction ? 0 : (step.resumeAt ?? 0), onStatement };
+    const progress = { next: inTransaction ? 0 : (step.resumeAt ?? 0), onStatement, inTransaction };
     for (let attempt = 1; ; attempt++) {
       const name = `cmpkg_step_${++this.#savepoint}`;
       if (useSavepoint) await conn.execute(`SAVEPOINT ${name}`);
@@ -95,7 +95,11 @@ export class StepRunner {
   async #attempt(
     pm: PlannedMigration,
     step: PlannedStep,
-    progress: { next: number; onStatement?: ((done: number) => Promise<void>) | undefined },
+    progress: {
+      next: number;
+      onStatement?: ((done: number) => Promise<void>) | undefined;
+      inTransaction: boolean;
+    },
   ): Promise<number> {
     const { conn, dialect } = this.options;
     if (step.preValidation !== undefined) await this.#validate(pm, step, 'preValidation', step.preValidation);
@@ -132,7 +136,13 @@ export class StepRunner {
       const runner = this.options.transformRunner;
       if (!runner) throw new Error('no transform runner is installed');
       const result = await this.#withTimeout(step, (signal) =>
-        runner.run(step.step, { connection: conn, dialect, signal }),
+        runner.run(step.step, {
+          connection: conn,
+          dialect,
+          signal,
+          inTransaction: progress.inTransaction,
+          jobId: `${pm.pluginId}:${pm.id}:${step.id}`,
+        }),
       );
       rows += result.rowsAffected;
     }

@@ -230,12 +230,36 @@ export interface RetryOptions {
   maxDelayMs?: number;
 }
 
-/** Runs `transform` steps; provided by `@cmpkg/transform`. Without one, transform steps are a plan error. */
+/**
+ * What a {@link TransformRunner} is given for one `transform` step.
+ *
+ * @example
+ * const ctx: TransformContext = { connection, dialect, signal, inTransaction: true, jobId: 'kb:kb-004:copy' };
+ */
+export interface TransformContext {
+  connection: Connection;
+  dialect: Dialect;
+  /** Aborted when the step's timeout passes. */
+  signal: AbortSignal;
+  /**
+   * The engine already runs the step inside a transaction (engines with transactional DDL). When
+   * false, the runner decides: one transaction of its own, or (steps with `transactional: false`)
+   * a commit and a checkpoint per batch so a resumed migration goes on where it stopped.
+   */
+  inTransaction: boolean;
+  /** `pluginId:migrationId:stepId`: the key of the step's checkpoints. */
+  jobId: string;
+}
+
+/**
+ * Runs `transform` steps; provided by `@cmpkg/transform` (`createTransformRunner`). Without one,
+ * transform steps are a plan error.
+ *
+ * @example
+ * const migrator = new Migrator({ dialect, connection, plugin, transformRunner: createTransformRunner() });
+ */
 export interface TransformRunner {
-  run(
-    step: Step,
-    context: { connection: Connection; dialect: Dialect; signal: AbortSignal },
-  ): Promise<{ rowsAffected: number }>;
+  run(step: Step, context: TransformContext): Promise<{ rowsAffected: number }>;
 }
 
 export interface MigratorOptions {

@@ -22,6 +22,7 @@ export {
   type SqliteConnectionOptions,
   type SqliteLocation,
 } from './sqlite-connection.js';
+export { createSqliteBulkWriter, sqliteReadExpression } from './sqlite-bulk.js';
 export { quoteSqliteIdentifier, renderSqliteDdl } from './sqlite-ddl.js';
 export { type SqliteBackupOptions, SqliteDialect, type SqliteDialectOptions } from './sqlite-dialect.js';
 export {

@@ -72,7 +72,7 @@ export const SQLITE_TYPES: Readonly<Record<PortableTypeKind, string>> = Object.f
   bigint: 'BIGINT',
   smallint: 'SMALLINT',
   boolean: 'BOOLEAN',
-  real: 'REAL',
+  real: 'FLOAT',
   double: 'DOUBLE',
   decimal: 'DECIMAL(p,s)',
   date: 'DATE',
@@ -105,6 +105,8 @@ const SQLITE_TYPE_ALIASES: Readonly<Record<string, PortableType>> = Object.freez
   'TINYINT(1)': 'boolean',
   CLOB: 'text',
   FLOAT: 'real',
+  // SQLite's REAL is an 8-byte float: a hand-written `REAL` column holds doubles.
+  REAL: 'double',
   'DOUBLE PRECISION': 'double',
   DATETIME: 'timestamp',
 });

@@ -2,6 +2,9 @@ import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type {
   BackupResult,
+  BulkColumn,
+  BulkWriter,
+  BulkWriterOptions,
   Connection,
   ConnectOptions,
   Dialect,
@@ -17,6 +20,7 @@ import type {
   SplitterOptions,
 } from '@cmpkg/core';
 import { BackupRequiredError, splitStatements, UsageError } from '@cmpkg/core';
+import { createSqliteBulkWriter, sqliteReadExpression } from './sqlite-bulk.js';
 import { sqliteCapabilities, sqliteNativeType, sqliteSplitterOptions } from './sqlite-adapter.js';
 import {
   asSqliteConnection,
@@ -205,6 +209,42 @@ export class SqliteDialect implements Dialect {
    */
   quoteIdentifier(name: string): string {
     return quoteSqliteIdentifier(name);
+  }
+
+  /**
+   * One prepared INSERT per row inside a savepoint (see {@link createSqliteBulkWriter}).
+   *
+   * @example
+   * const writer = await dialect.bulkWriter(conn, 'entries', [{ name: 'id', type: 'integer' }]);
+   */
+  bulkWriter(
+    conn: Connection,
+    table: string,
+    columns: readonly BulkColumn[],
+    options?: BulkWriterOptions,
+  ): Promise<BulkWriter> {
+    return createSqliteBulkWriter(conn, table, columns, options);
+  }
+
+  /**
+   * See {@link sqliteReadExpression}.
+   *
+   * @example
+   * dialect.readExpression('"id"', 'integer'); // '"id"'
+   */
+  readExpression(column: string, type: PortableType): string {
+    return sqliteReadExpression(column, type);
+  }
+
+  /**
+   * Nothing to do: SQLite hands out max(rowid) + 1 and moves `sqlite_sequence` past explicit values
+   * on its own.
+   *
+   * @example
+   * await dialect.syncAutoIncrement(conn, 'entries', 'id');
+   */
+  async syncAutoIncrement(conn: Connection, _table: string, _column: string): Promise<void> {
+    asSqliteConnection(conn);
   }
 
   /**
