@@ -80,7 +80,7 @@ describe('SQLite introspection and renderDdl', () => {
       'TEXT',
       'INTEGER',
       'SMALLINT',
-      'REAL',
+      'FLOAT',
       'DOUBLE',
       'DECIMAL(10,2)',
       'DATE',

@@ -182,8 +182,11 @@ function decodeFloat(type: PortableType, raw: unknown): number {
 function decodeDecimal(type: PortableType, raw: unknown): string {
   if (typeof raw === 'string' && canonicalNumber(raw) !== undefined) return raw.trim();
   if (typeof raw === 'number' && Number.isFinite(raw)) {
-    // Plain digits, never exponent notation: 1e-7 -> "0.0000001".
-    return Math.abs(raw) < 1e21 ? raw.toFixed(20).replace(/\.?0+$/, '') || '0' : BigInt(raw).toString();
+    // The shortest spelling that reads back as the same double (12345678.9, not toFixed's
+    // 12345678.90000000037…), in plain digits: 1e-7 -> "0.0000001".
+    const shortest = String(raw);
+    if (!/e/i.test(shortest)) return shortest;
+    return Math.abs(raw) < 1 ? raw.toFixed(Number(shortest.split(/e-/i)[1]) + (shortest.split(/e/i)[0]!.replace(/^-?\d\.?/, '').length)) : BigInt(raw).toString();
   }
   if (typeof raw === 'bigint') return raw.toString();
   throw new ValueDecodeError(type, raw, 'not a decimal number');

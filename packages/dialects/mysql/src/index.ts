@@ -18,6 +18,7 @@ export {
   VECTOR_COMMENT_PREFIX,
   vectorComment,
 } from './mysql-adapter.js';
+export { createMysqlBulkWriter, mysqlReadExpression } from './mysql-bulk.js';
 export {
   displayMysqlUrl,
   isMysqlUrl,

@@ -1,4 +1,7 @@
 import type {
+  BulkColumn,
+  BulkWriter,
+  BulkWriterOptions,
   Connection,
   ConnectOptions,
   Dialect,
@@ -20,6 +23,7 @@ import {
   mysqlSplitterOptions,
   quoteMysqlIdentifier,
 } from './mysql-adapter.js';
+import { createMysqlBulkWriter, mysqlReadExpression } from './mysql-bulk.js';
 import {
   asMysqlConnection,
   isMysqlUrl,
@@ -47,7 +51,8 @@ export interface MysqlDialectOptions {
 }
 
 /**
- * The cmpkg dialect for MySQL 8 and MariaDB 10.11+, on mysql2.
+ * The cmpkg dialect for MySQL 8 and MariaDB 10.11+, on mysql2. Bulk writes (copy, import, transforms)
+ * are multi-row INSERTs sized under `max_allowed_packet` (see `bulkWriter`).
  *
  * MySQL has no transactional DDL, so the engine runs migrations on it step by step and journals each
  * finished step (see the README).
@@ -196,5 +201,45 @@ export class MysqlDialect implements Dialect {
    */
   quoteIdentifier(name: string): string {
     return quoteMysqlIdentifier(name);
+  }
+
+  /**
+   * A multi-row INSERT writer for `table` (see {@link createMysqlBulkWriter}): statements sized under
+   * `max_allowed_packet`, `merge` as `ON DUPLICATE KEY UPDATE`. Each write runs in a savepoint of the
+   * caller's transaction (or a transaction of its own), so a failed write leaves none of its rows.
+   *
+   * @example
+   * const writer = await dialect.bulkWriter(conn, 'entries', [{ name: 'id', type: 'bigint' }], { mode: 'merge', key: ['id'] });
+   * try { await writer.write([[1], [2]]); } finally { await writer.close(); }
+   */
+  bulkWriter(
+    conn: Connection,
+    table: string,
+    columns: readonly BulkColumn[],
+    options?: BulkWriterOptions,
+  ): Promise<BulkWriter> {
+    return createMysqlBulkWriter(conn, table, columns, options);
+  }
+
+  /**
+   * How to SELECT a column so `decodeValue` gets its exact value (see {@link mysqlReadExpression}).
+   *
+   * @example
+   * dialect.readExpression('`at`', 'timestamp'); // "DATE_FORMAT(`at`, '%Y-%m-%dT%H:%i:%s.%f')"
+   */
+  readExpression(column: string, type: PortableType): string {
+    return mysqlReadExpression(column, type);
+  }
+
+  /**
+   * Nothing to run: InnoDB moves a table's AUTO_INCREMENT past every explicit value written, so the
+   * next generated id is already max + 1. (`ALTER TABLE … AUTO_INCREMENT` would also commit the
+   * caller's transaction.)
+   *
+   * @example
+   * await dialect.syncAutoIncrement(conn, 'entries', 'id');
+   */
+  async syncAutoIncrement(conn: Connection, _table: string, _column: string): Promise<void> {
+    asMysqlConnection(conn);
   }
 }

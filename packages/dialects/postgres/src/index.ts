@@ -18,6 +18,12 @@ export {
   VECTOR_COMMENT_PREFIX,
 } from './postgres-adapter.js';
 export {
+  createPostgresBulkWriter,
+  type PostgresBulkWriterOptions,
+  postgresReadExpression,
+  syncPostgresAutoIncrement,
+} from './postgres-bulk.js';
+export {
   connectFailureReason,
   displayPostgresUrl,
   isPostgresUrl,

@@ -1,4 +1,7 @@
 import type {
+  BulkColumn,
+  BulkWriter,
+  BulkWriterOptions,
   Connection,
   ConnectOptions,
   Dialect,
@@ -21,6 +24,11 @@ import {
   postgresSplitterOptions,
   quotePostgresIdentifier,
 } from './postgres-adapter.js';
+import {
+  createPostgresBulkWriter,
+  postgresReadExpression,
+  syncPostgresAutoIncrement,
+} from './postgres-bulk.js';
 import {
   asPostgresConnection,
   isPostgresUrl,
@@ -50,7 +58,8 @@ export interface PostgresDialectOptions {
 }
 
 /**
- * The cmpkg dialect for PostgreSQL, on pg (node-postgres) and Kysely.
+ * The cmpkg dialect for PostgreSQL, on pg (node-postgres) and Kysely. Bulk writes (copy, import,
+ * transforms) stream `COPY … FROM STDIN`; `merge` upserts through a temp table (see `bulkWriter`).
  *
  * @example
  * import { PostgresDialect } from '@cmpkg/dialect-postgres';
@@ -202,5 +211,44 @@ export class PostgresDialect implements Dialect {
    */
   quoteIdentifier(name: string): string {
     return quotePostgresIdentifier(name);
+  }
+
+  /**
+   * A COPY-based writer for `table` (see {@link createPostgresBulkWriter}): `insert` streams
+   * `COPY … FROM STDIN`, `merge` upserts on `key` through a temp table. Each write runs in a savepoint
+   * of the caller's transaction (or a transaction of its own), so a failed write leaves none of its rows.
+   *
+   * @example
+   * const writer = await dialect.bulkWriter(conn, 'entries', [{ name: 'id', type: 'bigint' }], { mode: 'merge', key: ['id'] });
+   * try { await writer.write([[1], [2]]); } finally { await writer.close(); }
+   */
+  bulkWriter(
+    conn: Connection,
+    table: string,
+    columns: readonly BulkColumn[],
+    options: BulkWriterOptions = {},
+  ): Promise<BulkWriter> {
+    return createPostgresBulkWriter(conn, table, columns, { ...options, vectorType: this.vectorType });
+  }
+
+  /**
+   * How to SELECT a column so `decodeValue` gets its exact value (see {@link postgresReadExpression}).
+   *
+   * @example
+   * dialect.readExpression('"day"', 'date'); // `to_char("day", 'YYYY-MM-DD')`
+   */
+  readExpression(column: string, type: PortableType): string {
+    return postgresReadExpression(column, type, this.vectorType);
+  }
+
+  /**
+   * `setval` on the column's identity or serial sequence so the next generated value is max + 1 (see
+   * {@link syncPostgresAutoIncrement}); a no-op for a column without one.
+   *
+   * @example
+   * await dialect.syncAutoIncrement(conn, 'entries', 'id');
+   */
+  syncAutoIncrement(conn: Connection, table: string, column: string): Promise<void> {
+    return syncPostgresAutoIncrement(conn, table, column);
   }
 }

@@ -14,6 +14,7 @@ export {
   sqlitePortableType,
   sqliteSplitterOptions,
 } from './sqlite-adapter.js';
+export { createSqliteBulkWriter, sqliteReadExpression } from './sqlite-bulk.js';
 export {
   isSqliteUrl,
   openSqliteConnection,
@@ -22,7 +23,6 @@ export {
   type SqliteConnectionOptions,
   type SqliteLocation,
 } from './sqlite-connection.js';
-export { createSqliteBulkWriter, sqliteReadExpression } from './sqlite-bulk.js';
 export { quoteSqliteIdentifier, renderSqliteDdl } from './sqlite-ddl.js';
 export { type SqliteBackupOptions, SqliteDialect, type SqliteDialectOptions } from './sqlite-dialect.js';
 export {

@@ -11,7 +11,7 @@ const EVERY_TYPE: Array<[PortableType, string]> = [
   ['bigint', 'BIGINT'],
   ['smallint', 'SMALLINT'],
   ['boolean', 'BOOLEAN'],
-  ['real', 'REAL'],
+  ['real', 'FLOAT'],
   ['double', 'DOUBLE'],
   ['decimal(10,2)', 'DECIMAL(10,2)'],
   ['date', 'DATE'],
@@ -54,6 +54,8 @@ describe('the SQLite type mapping table', () => {
     ['NVARCHAR(40)', 'varchar(40)'],
     ['CLOB', 'text'],
     ['FLOAT', 'real'],
+    // SQLite's REAL is an 8-byte float: a hand-written REAL column holds doubles.
+    ['REAL', 'double'],
     ['DOUBLE PRECISION', 'double'],
     ['NUMERIC(8,3)', 'decimal(8,3)'],
     ['numeric(8, 3)', 'decimal(8,3)'],

@@ -1,4 +1,11 @@
-import type { BulkColumn, BulkWriter, BulkWriterOptions, Connection, PortableType, PortableValue } from '@cmpkg/core';
+import type {
+  BulkColumn,
+  BulkWriter,
+  BulkWriterOptions,
+  Connection,
+  PortableType,
+  PortableValue,
+} from '@cmpkg/core';
 import { parsePortableType, UsageError } from '@cmpkg/core';
 import { asSqliteConnection } from './sqlite-connection.js';
 import { quoteSqliteIdentifier } from './sqlite-ddl.js';
@@ -40,7 +47,9 @@ export async function createSqliteBulkWriter(
     if (key.length === 0) throw new UsageError(`bulk merge into ${table}: a key is required`);
     const rest = columns.filter((c) => !key.includes(c.name));
     sql += ` ON CONFLICT (${key.map(q).join(', ')}) DO ${
-      rest.length === 0 ? 'NOTHING' : `UPDATE SET ${rest.map((c) => `${q(c.name)} = excluded.${q(c.name)}`).join(', ')}`
+      rest.length === 0
+        ? 'NOTHING'
+        : `UPDATE SET ${rest.map((c) => `${q(c.name)} = excluded.${q(c.name)}`).join(', ')}`
     }`;
   }
   const insert = conn.handle.prepare(sql);
@@ -82,6 +91,7 @@ export async function createSqliteBulkWriter(
 export function sqliteReadExpression(column: string, type: PortableType): string {
   const kind = parsePortableType(type).kind;
   // typeof() guard: only INTEGER storage is cast; a REAL or TEXT left in the column is read as is.
-  if (kind === 'bigint') return `CASE typeof(${column}) WHEN 'integer' THEN CAST(${column} AS TEXT) ELSE ${column} END`;
+  if (kind === 'bigint')
+    return `CASE typeof(${column}) WHEN 'integer' THEN CAST(${column} AS TEXT) ELSE ${column} END`;
   return column;
 }

@@ -193,7 +193,7 @@ describe('renderSqliteDdl', () => {
       table: 'authors',
       column: { name: 'score', type: 'real', nullable: false, default: '0' },
     });
-    expect(statements).toEqual(['ALTER TABLE "authors" ADD COLUMN "score" REAL NOT NULL DEFAULT 0']);
+    expect(statements).toEqual(['ALTER TABLE "authors" ADD COLUMN "score" FLOAT NOT NULL DEFAULT 0']);
     apply(...renderSqliteDdl({ kind: 'createTable', table: authors }), ...statements).close();
   });
 

@@ -20,8 +20,8 @@ import type {
   SplitterOptions,
 } from '@cmpkg/core';
 import { BackupRequiredError, splitStatements, UsageError } from '@cmpkg/core';
-import { createSqliteBulkWriter, sqliteReadExpression } from './sqlite-bulk.js';
 import { sqliteCapabilities, sqliteNativeType, sqliteSplitterOptions } from './sqlite-adapter.js';
+import { createSqliteBulkWriter, sqliteReadExpression } from './sqlite-bulk.js';
 import {
   asSqliteConnection,
   isSqliteUrl,
@@ -64,7 +64,8 @@ export interface SqliteBackupOptions {
 }
 
 /**
- * The cmpkg dialect for SQLite, on better-sqlite3.
+ * The cmpkg dialect for SQLite, on better-sqlite3. Bulk writes (copy, import, transforms) run one
+ * prepared INSERT per row inside a savepoint (see `bulkWriter`).
  *
  * @example
  * import { SqliteDialect } from '@cmpkg/dialect-sqlite';
