@@ -31,6 +31,41 @@ export const RISK_LEVELS = ['low', 'medium', 'high', 'critical'] as const;
 export const TRANSFORM_MAPPING_TYPES = ['function', 'expression', 'lookup', 'custom'] as const;
 export const TRANSFORM_KINDS = ['copy', 'convert', 'merge', 'split', 'enrich'] as const;
 export const SEVERITIES = ['error', 'warning'] as const;
+/**
+ * The built-in functions of `function`-type field mappings (`@cmpkg/transform` implements exactly
+ * these). Listed here so the planner can reject an unknown name before anything runs; `custom`
+ * names are the host's and are checked when the transform runs.
+ *
+ * @example
+ * TRANSFORM_FUNCTIONS.includes('upper'); // true
+ */
+export const TRANSFORM_FUNCTIONS = [
+  'abs',
+  'boolean',
+  'ceil',
+  'coalesce',
+  'concat',
+  'date',
+  'default_if_empty',
+  'floor',
+  'json_extract',
+  'length',
+  'lower',
+  'lpad',
+  'now',
+  'number',
+  'replace',
+  'round',
+  'rpad',
+  'split',
+  'substring',
+  'trim',
+  'upper',
+  'uuid',
+] as const;
+
+/** A name in {@link TRANSFORM_FUNCTIONS}. */
+export type TransformFunctionName = (typeof TRANSFORM_FUNCTIONS)[number];
 
 /** Engine names people also write; normalised before validation. */
 const ENGINE_ALIASES: Record<string, string> = { postgres: 'postgresql', pg: 'postgresql', mariadb: 'mysql' };

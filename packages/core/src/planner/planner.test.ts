@@ -148,6 +148,37 @@ describe('MigrationPlanner.planUp', () => {
     ]);
   });
 
+  it('rejects a transform that uses an unknown built-in function, naming the field', () => {
+    const step = (definition: string) => ({
+      id: 'up',
+      name: 'up',
+      transform: {
+        source: 'a',
+        target: 'b',
+        mapping: [
+          { source: 'x', target: 'x' },
+          { source: 'y', target: 'y', transform: { type: 'function', definition } },
+        ],
+      },
+    });
+    const bad = migration({ id: 'bad', steps: { up: [step('shout')] } });
+    const withRunner = (p: Plugin) =>
+      new MigrationPlanner({ plugin: p, history: [], journal: [], dialect: sqlite, canRunTransforms: true });
+    let error: unknown;
+    try {
+      withRunner(plugin(bad)).planUp();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({
+      code: 'E_UNKNOWN_TRANSFORM',
+      message: expect.stringMatching(/unknown function "shout"/),
+      details: { field: 'migration.steps.up[0].transform.mapping[1].transform.definition' },
+    });
+    const good = migration({ id: 'good', steps: { up: [step('UPPER')] } });
+    expect(withRunner(plugin(good)).planUp().migrations[0]?.steps[0]?.kind).toBe('transform');
+  });
+
   it('resolves version, range and id targets', () => {
     const a = migration({ id: 'a', version: '1.0.0' });
     const b = migration({ id: 'b', version: '1.1.0' });

@@ -11,7 +11,7 @@ import type {
   UpOptions,
 } from '../engine/types.js';
 import { DriftError, PlanError, RollbackRefusedError } from '../errors.js';
-import type { RiskLevel } from '../model/schema.js';
+import { type RiskLevel, TRANSFORM_FUNCTIONS } from '../model/schema.js';
 import type { Migration, Plugin, Step } from '../model/types.js';
 import { lintPlan } from './lint.js';
 import { orderMigrations, parseDependency } from './order.js';
@@ -446,6 +446,18 @@ export class MigrationPlanner {
             { details: { ...details, field: `${field}.transform` } },
           );
         }
+        step.transform.mapping.forEach((mapping, j) => {
+          const t = mapping.transform;
+          if (t?.type !== 'function') return;
+          const name = typeof t.definition === 'string' ? t.definition.trim().toLowerCase() : undefined;
+          if (name === undefined || !(TRANSFORM_FUNCTIONS as readonly string[]).includes(name)) {
+            throw new PlanError(
+              'E_UNKNOWN_TRANSFORM',
+              `${prefix(m)}step "${step.id}" of "${m.id}": mapping ${mapping.source} -> ${mapping.target} uses unknown function ${JSON.stringify(t.definition)} (built-ins: ${TRANSFORM_FUNCTIONS.join(', ')})`,
+              { details: { ...details, field: `${field}.transform.mapping[${j}].transform.definition` } },
+            );
+          }
+        });
         return { ...base, kind: 'transform', statements: [], step };
       }
       throw new PlanError(

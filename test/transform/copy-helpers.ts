@@ -1,0 +1,165 @@
+import type { BulkColumn, PortableValue, TableDefinition } from '@cmpkg/core';
+import { canonicalValueText, decodeValue } from '@cmpkg/core';
+import { type DatabaseHandle, readTable } from '@cmpkg/transform';
+import { createTestDatabase, type TestDatabase, type TestEngine, testDialect } from '../helpers/engines.js';
+
+/**
+ * The shared fixture of the copy and export/import suites: two tables linked by a foreign key, an
+ * auto-increment id, a unique and a composite index, and rows with NULLs, unicode, JSON, decimals,
+ * blobs, timestamptz with microseconds and a 200 KB text.
+ */
+
+export interface OpenDatabase extends DatabaseHandle {
+  test: TestDatabase;
+}
+
+/** A fresh database on `engine` with a connection of the code under test. */
+export async function openDatabase(engine: TestEngine, opened: OpenDatabase[]): Promise<OpenDatabase> {
+  const test = await createTestDatabase(engine);
+  const dialect = testDialect(engine);
+  const connection = await dialect.connect(test.url);
+  const db = { dialect, connection, test };
+  opened.push(db);
+  return db;
+}
+
+export async function closeAll(opened: OpenDatabase[]): Promise<void> {
+  for (const db of opened.splice(0)) {
+    await db.connection.close().catch(() => undefined);
+    await db.test.drop();
+  }
+}
+
+export const AUTHORS: TableDefinition = {
+  name: 'authors',
+  columns: [
+    { name: 'id', type: 'bigint', nullable: false, autoIncrement: true },
+    { name: 'email', type: 'varchar(200)', nullable: false },
+    { name: 'name', type: 'text', nullable: true },
+    { name: 'active', type: 'boolean', nullable: false },
+    { name: 'created_at', type: 'timestamptz', nullable: false },
+  ],
+  primaryKey: { columns: ['id'] },
+  indexes: [{ name: 'authors_email_key', unique: true, parts: [{ column: 'email' }] }],
+  foreignKeys: [],
+  checks: [],
+};
+
+export const POSTS: TableDefinition = {
+  name: 'posts',
+  columns: [
+    { name: 'id', type: 'bigint', nullable: false, autoIncrement: true },
+    { name: 'author_id', type: 'bigint', nullable: false },
+    { name: 'title', type: 'varchar(200)', nullable: false },
+    { name: 'body', type: 'text', nullable: true },
+    { name: 'meta', type: 'json', nullable: true },
+    { name: 'price', type: 'decimal(12,2)', nullable: true },
+    { name: 'attachment', type: 'blob', nullable: true },
+    { name: 'published_at', type: 'timestamptz', nullable: true },
+    { name: 'score', type: 'double', nullable: true },
+  ],
+  primaryKey: { columns: ['id'] },
+  indexes: [
+    {
+      name: 'posts_author_title',
+      unique: false,
+      parts: [{ column: 'author_id' }, { column: 'title' }],
+    },
+  ],
+  foreignKeys: [
+    {
+      name: 'posts_author_fk',
+      columns: ['author_id'],
+      referencedTable: 'authors',
+      referencedColumns: ['id'],
+      onDelete: 'no action',
+      onUpdate: 'no action',
+    },
+  ],
+  checks: [],
+};
+
+export const columnsOf = (t: TableDefinition): BulkColumn[] =>
+  t.columns.map((c) => ({ name: c.name, type: c.type as BulkColumn['type'] }));
+
+/** Over 200 KB as UTF-8; never cut inside a surrogate pair. */
+export const LARGE_TEXT = `${'Große Welt — 大きな世界 🦊 '.repeat(8000)}end`;
+
+export function authorRows(): PortableValue[][] {
+  return [
+    [1, 'ada@example.com', 'Ada Lovelace', true, '2024-05-01T10:00:00.123456Z'],
+    [2, 'zoe@example.com', 'Zoë 🦊 Ünïcödé "quoted" \\ back\nslash', false, '2023-01-31T23:59:59.999999Z'],
+    [3, 'nobody@example.com', null, true, '1999-12-31T00:00:00Z'],
+  ];
+}
+
+export function postRows(count = 25): PortableValue[][] {
+  const rows: PortableValue[][] = [];
+  for (let i = 1; i <= count; i++) {
+    const bytes = Buffer.alloc(16 + (i % 5));
+    for (let b = 0; b < bytes.length; b++) bytes[b] = (i * 37 + b * 11) % 256;
+    rows.push([
+      i,
+      (i % 3) + 1,
+      `post ${String(i).padStart(3, '0')} — ünï`,
+      i === 1 ? LARGE_TEXT : i % 4 === 0 ? null : `body of ${i}: ✓ 'single' "double"`,
+      i % 5 === 0
+        ? null
+        : JSON.stringify({ tags: ['a', `t${i}`], n: i, nested: { ok: i % 2 === 0, none: null } }),
+      i % 6 === 0 ? null : i === 2 ? '-1234567890.99' : `${i}.50`,
+      i % 3 === 0 ? null : bytes,
+      i % 7 === 0
+        ? null
+        : `2024-02-${String((i % 28) + 1).padStart(2, '0')}T12:34:56.${String(i * 1001).padStart(6, '0')}Z`,
+      i % 8 === 0 ? null : i / 4,
+    ]);
+  }
+  return rows;
+}
+
+/** Creates the fixture tables (with indexes and foreign keys) and fills them through the dialect's bulk writer. */
+export async function seed(db: DatabaseHandle, posts = postRows()): Promise<void> {
+  for (const table of [AUTHORS, POSTS]) {
+    for (const sql of db.dialect.renderDdl({ kind: 'createTable', table })) await db.connection.execute(sql);
+  }
+  await db.connection.execute('BEGIN');
+  for (const [table, rows] of [
+    [AUTHORS, authorRows()],
+    [POSTS, posts],
+  ] as const) {
+    const writer = await db.dialect.bulkWriter(db.connection, table.name, columnsOf(table));
+    await writer.write(rows);
+    await writer.close();
+  }
+  await db.connection.execute('COMMIT');
+  for (const table of [AUTHORS, POSTS]) await db.dialect.syncAutoIncrement(db.connection, table.name, 'id');
+}
+
+/** Every row of a table as canonical value texts, keyed by the first column (the id). */
+export async function canonicalRows(
+  db: DatabaseHandle,
+  table: string,
+  columns: readonly BulkColumn[],
+  key = [columns[0]!.name],
+): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for await (const batch of readTable(db, { table, columns, key, batchSize: 1000 })) {
+    for (const row of batch.rows) {
+      out.set(
+        String(row[0]),
+        row.map((v, i) => canonicalValueText(columns[i]!.type, v)),
+      );
+    }
+  }
+  return out;
+}
+
+/** The expected rows as canonical texts (of their decoded values), keyed like {@link canonicalRows}. */
+export function canonicalExpected(
+  rows: readonly PortableValue[][],
+  columns: readonly BulkColumn[],
+): Map<string, string[]> {
+  const text = (v: PortableValue, i: number) =>
+    canonicalValueText(columns[i]!.type, decodeValue(columns[i]!.type, v));
+  return new Map(rows.map((row) => [String(row[0]), row.map(text)]));
+}
