@@ -1,7 +1,10 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
+import { type CopyCommandOptions, runCopy } from './commands/copy.js';
 import { type DownCommandOptions, runDown } from './commands/down.js';
+import { type ExportCommandOptions, runExport } from './commands/export.js';
 import { runHistory } from './commands/history.js';
+import { IMPORT_MODES, type ImportCommandOptions, runImport } from './commands/import.js';
 import { runInit } from './commands/init.js';
 import { type IntrospectCommandOptions, runIntrospect } from './commands/introspect.js';
 import { runNew } from './commands/new.js';
@@ -42,12 +45,25 @@ function positiveInteger(what: string) {
   };
 }
 
+/** `a,b, c` → `['a', 'b', 'c']`; an empty name (`a,,b`, `''`) is a usage error naming the option. */
+function nameList(what: string) {
+  return (value: string, previous: string[] | undefined): string[] => {
+    const names = value.split(',').map((n) => n.trim());
+    if (names.some((n) => n === '')) {
+      throw new InvalidArgumentError(`${what} takes names separated by commas (got "${value}").`);
+    }
+    // Repeating the option adds to the list.
+    return [...(previous ?? []), ...names];
+  };
+}
+
 const EXIT_CODES_HELP = `
 Exit codes:
   0  success (including "nothing to do")
   1  the operation failed (a migration failed, the database is unreachable)
   2  bad input or usage (the message names the file and the field or line)
-  3  refused for safety (drift, lock timeout, rollback without --force, backup impossible)
+  3  refused for safety (drift, lock timeout, rollback without --force, backup impossible,
+     a copy into a non-empty table)
 
 Settings: flags > DATABASE_URL > cmpkg.config.json > defaults. NO_COLOR turns colour off.`;
 
@@ -169,8 +185,55 @@ export function buildProgram(
       run(cmd, (ctx) => runIntrospect(ctx, opts)),
     );
 
+  program
+    .command('copy')
+    .description('copy tables, rows, indexes and foreign keys to another database, and verify them')
+    .requiredOption('--from <url>', 'source database URL (opened read-only)')
+    .requiredOption('--to <url>', 'target database URL')
+    .option('--tables <names>', 'only these tables, comma-separated (default: all)', nameList('--tables'))
+    .option('--map <file>', 'mapping file: renames, left-out columns, field mappings')
+    .option('--batch-size <n>', 'rows per batch (default 10000)', positiveInteger('--batch-size'))
+    .option('--replace', 'drop existing target tables first instead of refusing non-empty ones')
+    .option('--no-verify', 'skip the row-count and checksum comparison')
+    .addHelpText('after', COPY_HELP)
+    .action(async (opts: CopyCommandOptions, cmd: Command) => run(cmd, (ctx) => runCopy(ctx, opts)));
+
+  program
+    .command('export')
+    .description('write tables as NDJSON (one JSON object per row) to a directory, a file or stdout')
+    .requiredOption('--tables <names>', 'tables to export, comma-separated', nameList('--tables'))
+    .requiredOption('--out <path>', 'a directory, a .ndjson file (one table) or - for stdout (one table)')
+    .option('--date-column <column>', 'the column --since and --until filter on')
+    .option('--since <date>', 'only rows with date-column >= this date or timestamp')
+    .option('--until <date>', 'only rows with date-column < this date or timestamp')
+    .option('--where <sql>', 'only rows matching this SQL condition')
+    .option('--batch-size <n>', 'rows read per batch', positiveInteger('--batch-size'))
+    .action(async (opts: ExportCommandOptions, cmd: Command) => run(cmd, (ctx) => runExport(ctx, opts)));
+
+  program
+    .command('import')
+    .description('load NDJSON files (an export directory or one .ndjson file) into existing tables')
+    .argument('<input>', 'an export directory or a .ndjson file')
+    .option('--table <name>', 'target table of a single file (default: the file name)')
+    .addOption(new Option('--mode <mode>', 'insert, merge (upsert by key) or replace').choices(IMPORT_MODES))
+    .option('--batch-size <n>', 'rows written per batch', positiveInteger('--batch-size'))
+    .option('--skip-errors', 'write the good rows and set the bad ones aside instead of importing nothing')
+    .option('--reject-file <file>', 'with --skip-errors: write the bad rows here as NDJSON')
+    .option('--validate', 'check every row against the tables and report; write nothing')
+    .action(async (input: string, opts: ImportCommandOptions, cmd: Command) =>
+      run(cmd, (ctx) => runImport(ctx, input, opts)),
+    );
+
   return program;
 }
+
+const COPY_HELP = `
+Examples:
+  cmpkg copy --from sqlite:./app.db --to postgres://app@localhost:5432/app
+  cmpkg copy --from postgres://app@old/app --to mysql://root@new/app --tables users,orders --map mapping.json
+
+An interrupted copy resumes when it is run again with the same arguments.
+Exit codes: 0 copied and verified, 1 verification failed, 2 bad mapping or data, 3 a target table is not empty.`;
 
 /** The global options out of a command's merged options, typed. */
 export function globalOptionsOf(command: Command): GlobalOptions {

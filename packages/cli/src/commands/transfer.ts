@@ -1,0 +1,109 @@
+import { readFile } from 'node:fs/promises';
+import { DataTransferError, resolveSqliteUrl, UsageError } from '@cmpkg/core';
+import {
+  type CommandContext,
+  loadSettings,
+  type OpenDatabase,
+  openDatabase,
+  type Settings,
+} from '../context.js';
+import { dialectFor, redactUrl, resolveDatabaseUrl } from '../dialects.js';
+
+// What `copy`, `export` and `import` share: opening databases by URL and reading JSON input files.
+
+/**
+ * Opens the database at `url` (a relative `sqlite:` path resolves against the working directory,
+ * as for `--db`). An unknown URL exits 2 before anything is opened.
+ *
+ * @example
+ * const source = await openUrl(ctx, settings, '--from', 'sqlite:./app.db', { readOnly: true });
+ */
+export async function openUrl(
+  ctx: CommandContext,
+  settings: Settings,
+  url: string,
+  options: { readOnly: boolean },
+): Promise<OpenDatabase> {
+  const resolved = resolveDatabaseUrl(url, ctx.cwd);
+  const dialect = await dialectFor(resolved);
+  return openDatabase(dialect, { ...settings, database: resolved }, options);
+}
+
+/**
+ * The settings and the database of `--db` (else `DATABASE_URL`, the config, the default), opened.
+ *
+ * @example
+ * const { settings, db } = await openSettingsDatabase(ctx, { readOnly: true });
+ */
+export async function openSettingsDatabase(
+  ctx: CommandContext,
+  options: { readOnly: boolean },
+): Promise<{ settings: Settings; db: OpenDatabase }> {
+  const settings = await loadSettings(ctx);
+  const dialect = await dialectFor(settings.database);
+  return { settings, db: await openDatabase(dialect, settings, options) };
+}
+
+/** Closes a connection without letting a failing close hide the error that is being reported. */
+export async function closeQuietly(db: OpenDatabase | undefined): Promise<void> {
+  await db?.connection.close().catch(() => undefined);
+}
+
+/**
+ * Reads and parses a JSON file given on the command line. A file that cannot be read exits 2
+ * (`E_USAGE`) naming the option and the file; a syntax error exits 2 (`E_MAPPING`) naming the
+ * file, line and column.
+ *
+ * @example
+ * const json = await readJsonFile('--map', '/p/mapping.json', 'mapping.json');
+ */
+export async function readJsonFile(option: string, file: string, shownAs: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(err);
+    throw new UsageError(`${option} ${shownAs}: cannot read the file: ${reason}`, {
+      details: { option, file },
+      cause: err,
+    });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    // V8 reports an offset ("at position 42"); people look for a line.
+    const position = /at position (\d+)/.exec(message);
+    const where = position ? lineAndColumn(text, Number(position[1])) : undefined;
+    const at = where ? `:${where.line}:${where.column}` : '';
+    throw new DataTransferError(
+      'E_MAPPING',
+      `${shownAs}${at}: invalid JSON: ${message.replace(/\s*in JSON at position \d+.*$/, '')}`,
+      { details: { file, ...(where ?? {}) }, cause: err },
+    );
+  }
+}
+
+function lineAndColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const lines = before.split(/\r\n|\r|\n/);
+  return { line: lines.length, column: (lines.at(-1)?.length ?? 0) + 1 };
+}
+
+/**
+ * Refuses to work on a database given twice (`copy --from X --to X`): reading and writing the same
+ * tables would either fail on "not empty" or, with `--replace`, drop the source. Checked on the URLs,
+ * before anything is opened (a relative SQLite path and its absolute form are the same file).
+ *
+ * @example
+ * assertDifferentDatabases('sqlite:./a.db', 'sqlite:/p/a.db', '/p'); // throws UsageError
+ */
+export function assertDifferentDatabases(from: string, to: string, cwd: string): void {
+  const a = resolveSqliteUrl(from, cwd);
+  const b = resolveSqliteUrl(to, cwd);
+  if (a === b && a !== 'sqlite::memory:') {
+    throw new UsageError(`--from and --to are the same database (${redactUrl(a)}): copy needs two`, {
+      details: { from: redactUrl(a), to: redactUrl(b) },
+    });
+  }
+}
