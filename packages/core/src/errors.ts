@@ -151,6 +151,8 @@ const DATA_TRANSFER_CODES = {
   E_TRANSFORM_FAILED: 'failure',
   /** A copied table's row count or content checksum differs from its source (exit 1). */
   E_VERIFY_FAILED: 'failure',
+  /** Stopped by a signal (Ctrl-C): committed batches stay, and the same command resumes (exit 1). */
+  E_INTERRUPTED: 'failure',
 } as const satisfies Record<string, ErrorCategory>;
 
 export type DataTransferErrorCode = keyof typeof DATA_TRANSFER_CODES;

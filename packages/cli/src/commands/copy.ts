@@ -6,7 +6,7 @@ import { type CommandContext, loadSettings, type OpenDatabase, type Settings } f
 import { ExitCode } from '../exit-codes.js';
 import { type Colors, formatDuration, formatTable, plural } from '../output.js';
 import { transferProgress } from '../progress.js';
-import { assertDifferentDatabases, closeQuietly, openUrl, readJsonFile } from './transfer.js';
+import { assertDifferentDatabases, closeQuietly, interruptible, openUrl, readJsonFile } from './transfer.js';
 
 /**
  * Options of `cmpkg copy`, as commander parses them.
@@ -70,7 +70,13 @@ export async function runCopy(ctx: CommandContext, options: CopyCommandOptions):
     let report: CopyReport | undefined;
     let failure: unknown;
     try {
-      report = await copyDatabase({ ...copyOptions, from, to, onProgress: progress.onProgress });
+      const [source, target] = [from, to];
+      report = await interruptible(
+        'the copy',
+        'the batches it committed are kept; run the same command again to resume',
+        (signal) =>
+          copyDatabase({ ...copyOptions, from: source, to: target, signal, onProgress: progress.onProgress }),
+      );
     } catch (err) {
       failure = err;
     } finally {

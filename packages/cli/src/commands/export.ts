@@ -6,7 +6,7 @@ import type { CommandContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { type CliOutputStream, formatDuration, formatTable, plural } from '../output.js';
 import { transferProgress } from '../progress.js';
-import { closeQuietly, openSettingsDatabase } from './transfer.js';
+import { closeQuietly, interruptible, openSettingsDatabase } from './transfer.js';
 
 /**
  * Options of `cmpkg export`, as commander parses them.
@@ -70,18 +70,21 @@ export async function runExport(ctx: CommandContext, options: ExportCommandOptio
   const progress = transferProgress(out);
   let report: ExportReport;
   try {
-    report = await exportTables({
-      db,
-      tables: options.tables,
-      out: target,
-      ...(toStdout ? { stream: asWritable(ctx.io.stdout) } : {}),
-      ...(options.dateColumn !== undefined ? { dateColumn: options.dateColumn } : {}),
-      ...(options.since !== undefined ? { since: options.since } : {}),
-      ...(options.until !== undefined ? { until: options.until } : {}),
-      ...(options.where !== undefined ? { where: options.where } : {}),
-      ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
-      onProgress: progress.onProgress,
-    });
+    report = await interruptible('the export', 'no file was written', (signal) =>
+      exportTables({
+        db,
+        tables: options.tables,
+        out: target,
+        ...(toStdout ? { stream: asWritable(ctx.io.stdout) } : {}),
+        ...(options.dateColumn !== undefined ? { dateColumn: options.dateColumn } : {}),
+        ...(options.since !== undefined ? { since: options.since } : {}),
+        ...(options.until !== undefined ? { until: options.until } : {}),
+        ...(options.where !== undefined ? { where: options.where } : {}),
+        ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+        signal,
+        onProgress: progress.onProgress,
+      }),
+    );
   } finally {
     progress.stop();
     await closeQuietly(db);

@@ -5,7 +5,7 @@ import type { CommandContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatDuration, formatTable, plural } from '../output.js';
 import { transferProgress } from '../progress.js';
-import { closeQuietly, openSettingsDatabase } from './transfer.js';
+import { closeQuietly, interruptible, openSettingsDatabase } from './transfer.js';
 
 /** The modes of `cmpkg import --mode`. */
 export const IMPORT_MODES = ['insert', 'merge', 'replace'] as const;
@@ -63,17 +63,22 @@ export async function runImport(
   const progress = transferProgress(out);
   let report: ImportReport;
   try {
-    report = await importTables({
-      db,
-      input: path.resolve(ctx.cwd, input),
-      ...(options.table !== undefined ? { table: options.table } : {}),
-      ...(options.mode !== undefined ? { mode: options.mode } : {}),
-      ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
-      ...(options.skipErrors ? { skipErrors: true } : {}),
-      ...(options.rejectFile !== undefined ? { rejectFile: path.resolve(ctx.cwd, options.rejectFile) } : {}),
-      ...(options.validate ? { validateOnly: true } : {}),
-      onProgress: progress.onProgress,
-    });
+    report = await interruptible('the import', 'nothing was written', (signal) =>
+      importTables({
+        db,
+        input: path.resolve(ctx.cwd, input),
+        ...(options.table !== undefined ? { table: options.table } : {}),
+        ...(options.mode !== undefined ? { mode: options.mode } : {}),
+        ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+        ...(options.skipErrors ? { skipErrors: true } : {}),
+        ...(options.rejectFile !== undefined
+          ? { rejectFile: path.resolve(ctx.cwd, options.rejectFile) }
+          : {}),
+        ...(options.validate ? { validateOnly: true } : {}),
+        signal,
+        onProgress: progress.onProgress,
+      }),
+    );
   } finally {
     progress.stop();
     await closeQuietly(db);

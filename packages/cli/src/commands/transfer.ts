@@ -107,3 +107,39 @@ export function assertDifferentDatabases(from: string, to: string, cwd: string):
     });
   }
 }
+
+/**
+ * Runs `work` with an `AbortSignal` that Ctrl-C (SIGINT) or SIGTERM aborts, so a long copy, export
+ * or import stops at its next batch and cleans up (an import or export leaves nothing; a copy keeps
+ * its committed batches and checkpoints) instead of dying mid-write. Whatever `work` throws after the
+ * signal becomes one `E_INTERRUPTED` error saying how to go on.
+ *
+ * @example
+ * const report = await interruptible('the copy', 'run the same command again to resume', (signal) =>
+ *   copyDatabase({ from, to, signal }));
+ */
+export async function interruptible<T>(
+  what: string,
+  next: string,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  let signalName: string | undefined;
+  const stop = (name: NodeJS.Signals) => {
+    signalName = name;
+    controller.abort();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    return await work(controller.signal);
+  } catch (err) {
+    if (signalName === undefined) throw err;
+    throw new DataTransferError('E_INTERRUPTED', `${what} was interrupted (${signalName}): ${next}`, {
+      cause: err,
+    });
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
