@@ -348,30 +348,22 @@ async function rollbackTo(db: DatabaseHandle, savepoint: string): Promise<void> 
   await db.connection.execute(`RELEASE SAVEPOINT ${savepoint}`);
 }
 
-/** MySQL errors about a value, not the statement (they carry SQLSTATE HY000, not class 22). */
-const MYSQL_VALUE_ERRNOS = new Set([1265, 1366, 1411, 3140]);
-
 /**
  * True when a failed write is the fault of its rows (a constraint, a value the column cannot hold),
  * so retrying row by row isolates them; false for everything else (a lost connection, a timeout),
- * which must stop the run instead of rejecting every row. Data exceptions are SQLSTATE class 22
- * (PostgreSQL's `code`, mysql2's `sqlState`); the dialects classify them as `unknown`.
+ * which must stop the run instead of rejecting every row. What a driver's error means is the
+ * dialect's knowledge: its `classifyError` sorts integrity violations and data exceptions into
+ * `constraint`. Besides, cmpkg's own value errors (a {@link RowError}, a `ValueDecodeError`, a
+ * writer's `E_DATA` such as NaN for MySQL or a row over `max_allowed_packet`) are row errors.
  *
  * @example
  * if (isRowError(dialect, err)) console.error('bad row');
  */
 export function isRowError(dialect: Dialect, err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; depth++) {
     if (e instanceof ValueDecodeError || e instanceof RowError) return true;
-    const cls = dialect.classifyError(e);
-    if (cls === 'constraint') return true;
-    if (cls === 'transient' || cls === 'timeout' || cls === 'permission') return false;
-    const x = e as { code?: unknown; sqlState?: unknown; errno?: unknown; cause?: unknown };
-    const state = typeof x.sqlState === 'string' ? x.sqlState : x.code;
-    if (typeof state === 'string' && /^2[23][0-9A-Z]{3}$/.test(state)) return true;
-    if (typeof x.code === 'string' && /^SQLITE_(MISMATCH|TOOBIG|CONSTRAINT)/.test(x.code)) return true;
-    if (typeof x.errno === 'number' && MYSQL_VALUE_ERRNOS.has(x.errno)) return true;
-    e = x.cause;
+    if (e instanceof DataTransferError && e.code === 'E_DATA') return true;
+    e = e.cause;
   }
-  return false;
+  return dialect.classifyError(err) === 'constraint';
 }

@@ -1,4 +1,4 @@
-import type { PortableType } from '@cmpkg/core';
+import { canonicalValueText, type PortableType, sha256Hex } from '@cmpkg/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CheckpointStore } from './checkpoint-store.js';
 import { ContentChecksum, tableChecksum } from './content-checksum.js';
@@ -35,6 +35,23 @@ describe('ContentChecksum', () => {
     const e = new ContentChecksum();
     e.add(types, rows[0]!);
     expect(d.digest()).not.toBe(e.digest());
+  });
+
+  it('is the sum mod 2^128 of the first 16 bytes of sha256(canonical row text), as documented', () => {
+    const rows = [
+      [1, 'a'],
+      [2, 'é\u001f'],
+      [3, null],
+    ];
+    const t: PortableType[] = ['integer', 'text'];
+    let expected = 0n;
+    const sum = new ContentChecksum();
+    for (const r of rows) {
+      sum.add(t, r);
+      const text = r.map((v, i) => canonicalValueText(t[i]!, v)).join('\u001f');
+      expected = (expected + BigInt(`0x${sha256Hex(text).slice(0, 32)}`)) % 2n ** 128n;
+    }
+    expect(sum.digest()).toBe(`sum128:${expected.toString(16).padStart(32, '0')}`);
   });
 
   it('merges partial sums into the sum of the whole', () => {

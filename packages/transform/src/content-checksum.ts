@@ -1,5 +1,6 @@
+import { hash } from 'node:crypto';
 import type { BulkColumn, PortableType, PortableValue } from '@cmpkg/core';
-import { canonicalValueText, sha256Hex } from '@cmpkg/core';
+import { canonicalValueText } from '@cmpkg/core';
 import type { DatabaseHandle } from './database-handle.js';
 import { chooseKey, readTable } from './table-reader.js';
 
@@ -36,11 +37,13 @@ export class ContentChecksum {
       if (i > 0) text += SEPARATOR;
       text += canonicalValueText(types[i]!, row[i] ?? null);
     }
-    const hex = sha256Hex(text);
+    // The digest's bytes, not core's sha256Hex: this runs per row, and hex text then parsed back
+    // cost more than the hash itself.
+    const digest = hash('sha256', text, 'buffer');
     const limbs = this.#limbs;
     let carry = 0;
     for (let i = 3; i >= 0; i--) {
-      const sum = limbs[i]! + Number.parseInt(hex.slice(i * 8, i * 8 + 8), 16) + carry;
+      const sum = limbs[i]! + digest.readUInt32BE(i * 4) + carry;
       carry = sum >= LIMB ? 1 : 0;
       limbs[i] = sum - carry * LIMB;
     }

@@ -292,9 +292,22 @@ export async function runTransform(
   const conn = target.connection;
   const ownTx = !options.inTransaction;
 
-  // ---- fast path
+  const jobId =
+    options.jobId ??
+    `transform:${sha256Hex(
+      canonicalJson({ spec, source: source.connection.displayUrl, target: target.connection.displayUrl }),
+    ).slice(0, 24)}`;
+  const store = commit === 'batch' ? await CheckpointStore.open(target) : undefined;
+  const existing = store ? await store.list(jobId) : [];
+  result.resumed = existing.length > 0;
+
+  // ---- fast path (never for a resumed job: it would write again the rows earlier batches committed)
   const statements =
-    options.fastPath !== false && sameConnection && onError === 'abort' && plan.kind !== 'merge'
+    options.fastPath !== false &&
+    sameConnection &&
+    onError === 'abort' &&
+    plan.kind !== 'merge' &&
+    !result.resumed
       ? fastPathStatements(spec, plan, source)
       : undefined;
   if (statements) {
@@ -318,25 +331,21 @@ export async function runTransform(
   }
 
   // ---- streaming path
-  const jobId =
-    options.jobId ??
-    `transform:${sha256Hex(
-      canonicalJson({ spec, source: source.connection.displayUrl, target: target.connection.displayUrl }),
-    ).slice(0, 24)}`;
-  const store = commit === 'batch' ? await CheckpointStore.open(target) : undefined;
-  const existing = store ? await store.list(jobId) : [];
-  result.resumed = existing.length > 0;
   const rejects = options.rejectFile
     ? await RejectLog.open(options.rejectFile, { append: result.resumed })
     : undefined;
   const batchSize = spec.batchSize ?? 1000;
 
   let inTx = false;
+  // In the caller's transaction: a savepoint, so a failure takes back every batch written so far
+  // (the promise of commit 'end') and a failed read leaves a PostgreSQL transaction usable.
+  const savepoint = ownTx ? undefined : `cmpkg_transform_${++savepoints}`;
   try {
     if (commit === 'end' && ownTx) {
       await conn.execute('BEGIN');
       inTx = true;
     }
+    if (savepoint) await conn.execute(`SAVEPOINT ${savepoint}`);
     for (const sp of plan.sources) {
       const name = sp.table.name;
       const keyTypes = sp.key.map((k) => sp.compiled.readColumns.find((c) => c.name === k)!.type);
@@ -379,6 +388,7 @@ export async function runTransform(
       result.rowsWritten += loop.rowsWritten;
       result.rowsRejected += loop.rowsRejected;
     }
+    if (savepoint) await conn.execute(`RELEASE SAVEPOINT ${savepoint}`);
     if (inTx) {
       options.signal?.throwIfAborted();
       await conn.execute('COMMIT');
@@ -388,6 +398,12 @@ export async function runTransform(
     if (store) await store.clear(jobId);
   } catch (err) {
     if (inTx) await conn.execute('ROLLBACK').catch(() => undefined);
+    else if (savepoint) {
+      await conn
+        .execute(`ROLLBACK TO SAVEPOINT ${savepoint}`)
+        .then(() => conn.execute(`RELEASE SAVEPOINT ${savepoint}`))
+        .catch(() => undefined);
+    }
     if (rejects && commit === 'end') await rejects.discard();
     throw err;
   }
@@ -404,6 +420,8 @@ export async function runTransform(
   result.durationMs = performance.now() - started;
   return result;
 }
+
+let savepoints = 0;
 
 async function countRows(db: DatabaseHandle, table: string, filter?: string): Promise<number> {
   const { rows } = await db.connection.execute<{ n: unknown }>(

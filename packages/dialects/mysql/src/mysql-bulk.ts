@@ -126,12 +126,16 @@ export async function createMysqlBulkWriter(
     suffix = ` ON DUPLICATE KEY UPDATE ${updates.join(', ')}`;
   }
   const prefix = `INSERT INTO ${q(table)} (${columns.map((c) => q(c.name)).join(', ')}) VALUES `;
-  const { rows } = await conn.execute<{ packet: unknown }>('SELECT @@max_allowed_packet AS packet');
+  // The session's sql_mode now, not the one seen at connect: a migration may have changed it since,
+  // and literals escaped for the wrong mode store backslashes doubled (or worse).
+  const { rows } = await conn.execute<{ packet: unknown; sql_mode: unknown }>(
+    'SELECT @@max_allowed_packet AS packet, @@SESSION.sql_mode AS sql_mode',
+  );
   const packet = Number(rows[0]?.packet ?? 4 * 1024 * 1024);
   const fixedBytes = Buffer.byteLength(prefix) + Buffer.byteLength(suffix);
   const rowLimit = packet - PACKET_MARGIN_BYTES - fixedBytes;
   const statementLimit = Math.min(packet - PACKET_MARGIN_BYTES, MAX_STATEMENT_BYTES) - fixedBytes;
-  const noBackslashEscapes = /NO_BACKSLASH_ESCAPES/i.test(conn.server.sqlMode);
+  const noBackslashEscapes = /NO_BACKSLASH_ESCAPES/i.test(String(rows[0]?.sql_mode ?? conn.server.sqlMode));
   const savepoint = `cmpkg_bulk_${++writers}`;
   const width = columns.length;
   let closed = false;

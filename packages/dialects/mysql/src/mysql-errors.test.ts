@@ -45,9 +45,28 @@ describe('classifyMysqlError', () => {
     [1143, 'permission'],
     [1227, 'permission'],
     [1792, 'permission'],
-    [1366, 'unknown'],
+    // Values a column cannot hold, though their SQLSTATE is HY000 here.
+    [1264, 'constraint'],
+    [1265, 'constraint'],
+    [1292, 'constraint'],
+    [1365, 'constraint'],
+    [1366, 'constraint'],
+    [1406, 'constraint'],
+    [1411, 'constraint'],
+    [3140, 'constraint'],
+    [1105, 'unknown'],
   ])('errno %i is %s', (errno, expected) => {
     expect(classifyMysqlError(serverError(errno))).toBe(expected);
+  });
+
+  it('classifies any other error of SQLSTATE class 22 or 23 as constraint', () => {
+    const withState = (errno: number, sqlState: string) =>
+      Object.assign(new Error('x'), { errno, code: 'ER_X', sqlState });
+    expect(classifyMysqlError(withState(1690, '22003'))).toBe('constraint');
+    expect(classifyMysqlError(withState(1169, '23000'))).toBe('constraint');
+    expect(classifyMysqlError(withState(1105, 'HY000'))).toBe('unknown');
+    // The errno lists come first: a deadlock stays transient whatever its SQLSTATE.
+    expect(classifyMysqlError(withState(1213, '40001'))).toBe('transient');
   });
 
   it('classifies client-side codes of a broken connection as transient', () => {

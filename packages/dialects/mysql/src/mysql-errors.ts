@@ -87,6 +87,16 @@ const CONSTRAINT_ERRNOS = new Set([
   1364, // ER_NO_DEFAULT_FOR_FIELD
   3819, // ER_CHECK_CONSTRAINT_VIOLATED (MySQL)
   4025, // ER_CONSTRAINT_FAILED (MariaDB)
+  // Values a column cannot hold (strict sql_mode). Several carry SQLSTATE HY000 or 01000, not class
+  // 22, so they are listed; any other class 22/23 SQLSTATE counts too (see classifyOne).
+  1264, // ER_WARN_DATA_OUT_OF_RANGE
+  1265, // WARN_DATA_TRUNCATED
+  1292, // ER_TRUNCATED_WRONG_VALUE (incorrect datetime / double value)
+  1365, // ER_DIVISION_BY_ZERO
+  1366, // ER_TRUNCATED_WRONG_VALUE_FOR_FIELD (incorrect integer / string value)
+  1406, // ER_DATA_TOO_LONG
+  1411, // ER_WRONG_VALUE_FOR_TYPE
+  3140, // ER_INVALID_JSON_TEXT (MySQL; MariaDB's JSON is a CHECK, 4025)
 ]);
 const SYNTAX_ERRNOS = new Set([
   1064, // ER_PARSE_ERROR
@@ -131,6 +141,8 @@ function classifyOne(err: object): ErrorClass | undefined {
     if (CONSTRAINT_ERRNOS.has(errno)) return 'constraint';
     if (SYNTAX_ERRNOS.has(errno)) return 'syntax';
     if (PERMISSION_ERRNOS.has(errno)) return 'permission';
+    const state = (err as { sqlState?: unknown }).sqlState;
+    if (typeof state === 'string' && /^2[23]/.test(state)) return 'constraint';
     return 'unknown';
   }
   const code = (err as { code?: unknown }).code;
@@ -159,7 +171,7 @@ function classifyOne(err: object): ErrorClass | undefined {
  * |--------------|-------------------------------------------------------------------------------------|
  * | `transient`  | 1213 deadlock, 1205 lock wait timeout, 1020, 2006/2013/2055 server gone, 1053 shutdown, 1927 connection killed, `PROTOCOL_CONNECTION_LOST`, `ECONNRESET`, `EPIPE`, `ETIMEDOUT` on an established connection |
  * | `timeout`    | {@link MysqlStatementTimeoutError}, 1317 interrupted, 3024 / 1969 server statement timeouts |
- * | `constraint` | 1062 duplicate, 1451 / 1452 foreign keys, 1048 / 1364 NOT NULL, 3819 / 4025 CHECK  |
+ * | `constraint` | 1062 duplicate, 1451 / 1452 foreign keys, 1048 / 1364 NOT NULL, 3819 / 4025 CHECK, and data exceptions: 1264 / 1265 / 1292 / 1365 / 1366 / 1406 / 1411 / 3140, any SQLSTATE of class 22 or 23 |
  * | `syntax`     | 1064 parse error, 1054 / 1146 / 1049 unknown column / table / database, 1060 / 1061 / 1050 already exists |
  * | `permission` | 1044 / 1045 / 1142 / 1143 / 1227 access denied, 1792 read-only transaction          |
  *

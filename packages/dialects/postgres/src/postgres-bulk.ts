@@ -47,6 +47,47 @@ function vectorArrayLiteral(type: PortableType, json: string): string {
   return `{${(parsed as number[]).map(numberText).join(',')}}`;
 }
 
+/** The COPY text of a value that is not a string (and not null). */
+function scalarText(value: boolean | number | bigint | Uint8Array): string {
+  if (typeof value === 'boolean') return value ? 't' : 'f';
+  if (typeof value === 'number') return numberText(value);
+  if (typeof value === 'bigint') return value.toString();
+  // bytea's hex input `\x...`, whose backslash COPY's text format needs doubled.
+  return `\\\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`;
+}
+
+/** Turns one column's values into COPY text; chosen once per column, not per value. */
+type CopyEncoder = (value: PortableValue) => string;
+
+/**
+ * The encoder of a column of `type`: the type's kind is looked up once here, so the per-value
+ * work is a `typeof` and the text itself.
+ */
+function copyEncoder(type: PortableType, vectorType: PostgresVectorType): CopyEncoder {
+  if (vectorType === 'array' && kindOf(type) === 'vector') {
+    return (value) =>
+      value === null
+        ? '\\N'
+        : typeof value === 'string'
+          ? vectorArrayLiteral(type, value)
+          : scalarText(value);
+  }
+  const other: CopyEncoder = (value) =>
+    typeof value === 'string' ? escapeText(value) : value === null ? '\\N' : scalarText(value);
+  switch (kindOf(type)) {
+    case 'smallint':
+    case 'integer':
+    case 'bigint':
+    case 'real':
+    case 'double':
+      return (value) => (typeof value === 'number' ? numberText(value) : other(value));
+    case 'boolean':
+      return (value) => (value === true ? 't' : value === false ? 'f' : other(value));
+    default:
+      return other;
+  }
+}
+
 /**
  * One value in PostgreSQL's COPY text format: `\N` for NULL, `t`/`f`, bytea as `\\x<hex>`,
  * backslash, tab, newline and carriage return escaped in text. `vector(n)` values (JSON array text)
@@ -62,16 +103,7 @@ export function copyTextValue(
   value: PortableValue,
   vectorType: PostgresVectorType = 'array',
 ): string {
-  if (value === null) return '\\N';
-  if (typeof value === 'boolean') return value ? 't' : 'f';
-  if (typeof value === 'number') return numberText(value);
-  if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Uint8Array) {
-    // bytea's hex input `\x...`, whose backslash COPY's text format needs doubled.
-    return `\\\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`;
-  }
-  if (vectorType === 'array' && kindOf(type) === 'vector') return vectorArrayLiteral(type, value);
-  return escapeText(value);
+  return copyEncoder(type, vectorType)(value);
 }
 
 const kinds = new Map<string, PortableTypeKind>();
@@ -87,17 +119,13 @@ function kindOf(type: PortableType): PortableTypeKind {
 /** The rows of a batch as COPY text, in chunks of about {@link CHUNK_CHARS}. */
 function* copyChunks(
   rows: readonly (readonly PortableValue[])[],
-  columns: readonly BulkColumn[],
-  vectorType: PostgresVectorType,
+  encoders: readonly CopyEncoder[],
 ): Generator<string> {
-  const width = columns.length;
+  const last = encoders.length - 1;
   let chunk = '';
   for (const row of rows) {
-    for (let i = 0; i < width; i++) {
-      if (i > 0) chunk += '\t';
-      chunk += copyTextValue(columns[i]!.type, row[i] ?? null, vectorType);
-    }
-    chunk += '\n';
+    for (let i = 0; i < last; i++) chunk += `${encoders[i]!(row[i] ?? null)}\t`;
+    chunk += `${encoders[last]!(row[last] ?? null)}\n`;
     if (chunk.length >= CHUNK_CHARS) {
       yield chunk;
       chunk = '';
@@ -116,11 +144,11 @@ async function copyRows(
   target: string,
   columns: readonly BulkColumn[],
   rows: readonly (readonly PortableValue[])[],
-  vectorType: PostgresVectorType,
+  encoders: readonly CopyEncoder[],
 ): Promise<number> {
   const sql = `COPY ${target} (${columns.map((c) => q(c.name)).join(', ')}) FROM STDIN`;
   const stream = conn.client.query(pgCopy.from(sql));
-  await pipeline(Readable.from(copyChunks(rows, columns, vectorType)), stream);
+  await pipeline(Readable.from(copyChunks(rows, encoders)), stream);
   return stream.rowCount;
 }
 
@@ -193,6 +221,7 @@ export async function createPostgresBulkWriter(
   const conn = asPostgresConnection(connection);
   if (columns.length === 0) throw new UsageError(`bulk write into ${table}: no columns`);
   const vectorType = options.vectorType ?? 'array';
+  const encoders = columns.map((c) => copyEncoder(c.type, vectorType));
   const id = ++writers;
   const savepoint = `cmpkg_bulk_${id}`;
   const merge = options.mode === 'merge';
@@ -226,7 +255,7 @@ export async function createPostgresBulkWriter(
       if (rows.length === 0) return 0;
       return atomically(conn, savepoint, async () => {
         if (!merge) {
-          await copyRows(conn, q(table), columns, rows, vectorType);
+          await copyRows(conn, q(table), columns, rows, encoders);
           return rows.length;
         }
         // IF NOT EXISTS: a rollback of the caller's transaction may have undone an earlier creation.
@@ -235,7 +264,7 @@ export async function createPostgresBulkWriter(
         );
         tempCreated = true;
         await conn.execute(`TRUNCATE ${tempRef}`);
-        await copyRows(conn, tempRef, columns, rows, vectorType);
+        await copyRows(conn, tempRef, columns, rows, encoders);
         await conn.execute(mergeSql);
         return rows.length;
       });

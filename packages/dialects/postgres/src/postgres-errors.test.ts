@@ -31,7 +31,12 @@ describe('classifyPostgresError', () => {
     ['42601', 'syntax'],
     ['42P01', 'syntax'],
     ['42703', 'syntax'],
-    ['22012', 'unknown'],
+    // Data exceptions are the rows' fault, like integrity violations.
+    ['22012', 'constraint'],
+    ['22001', 'constraint'],
+    ['22003', 'constraint'],
+    ['22P02', 'constraint'],
+    ['22007', 'constraint'],
     ['XX000', 'unknown'],
   ])('SQLSTATE %s is %s', (code, expected) => {
     expect(classifyPostgresError(pgError(code))).toBe(expected);

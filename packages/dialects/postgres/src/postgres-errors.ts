@@ -131,7 +131,8 @@ export function isConnectionLoss(err: unknown): boolean {
  * | `transient`  | 40001 serialization, 40P01 deadlock, 55P03 lock not available, 57P01-57P03 shutdown,     |
  * |              | class 08 connection exceptions, dropped sockets (ECONNRESET, EPIPE, "Connection terminated") |
  * | `timeout`    | 57014 query cancelled, {@link PostgresStatementTimeoutError}                             |
- * | `constraint` | class 23 integrity violations                                                           |
+ * | `constraint` | class 23 integrity violations, class 22 data exceptions (a value the column cannot hold: |
+ * |              | 22001 too long, 22003 out of range, 22P02 bad input syntax, 22007 bad datetime, ...)      |
  * | `permission` | 42501 insufficient privilege, 25006 read-only transaction                               |
  * | `syntax`     | the rest of class 42 (syntax errors, unknown tables and columns)                          |
  *
@@ -184,7 +185,8 @@ export function classifySqlState(state: string): ErrorClass {
       return 'permission';
   }
   if (state.startsWith('08')) return 'transient';
-  if (state.startsWith('23')) return 'constraint';
+  // Both are the fault of a row's values, not of the statement: a bulk write isolates such rows.
+  if (state.startsWith('23') || state.startsWith('22')) return 'constraint';
   if (state.startsWith('42')) return 'syntax';
   return 'unknown';
 }

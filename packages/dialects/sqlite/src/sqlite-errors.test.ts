@@ -108,6 +108,10 @@ describe('classifySqliteError', () => {
     expect(classifySqliteError(sqliteError('SQLITE_AUTH'))).toBe('permission');
     expect(classifySqliteError(sqliteError('SQLITE_PERM'))).toBe('permission');
     expect(classifySqliteError(sqliteError('SQLITE_IOERR_WRITE'))).toBe('unknown');
+    // A row's values at fault: a STRICT column's type, a non-integer rowid, a value over the limit.
+    expect(classifySqliteError(sqliteError('SQLITE_CONSTRAINT_DATATYPE'))).toBe('constraint');
+    expect(classifySqliteError(sqliteError('SQLITE_MISMATCH'))).toBe('constraint');
+    expect(classifySqliteError(sqliteError('SQLITE_TOOBIG'))).toBe('constraint');
     expect(classifySqliteError(new SqliteStatementTimeoutError(10, 20))).toBe('timeout');
     const wrapped = new Error('step failed', { cause: sqliteError('SQLITE_CONSTRAINT_FOREIGNKEY') });
     expect(classifySqliteError(wrapped)).toBe('constraint');

@@ -77,7 +77,10 @@ function classifyCode(code: string, message: string): ErrorClass {
   if (code === SQLITE_STATEMENT_TIMEOUT || code === 'SQLITE_INTERRUPT') return 'timeout';
   // Extended codes (SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED_SHAREDCACHE, ...) share their primary's meaning.
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'transient';
-  if (code.startsWith('SQLITE_CONSTRAINT')) return 'constraint';
+  // A row's values at fault: constraints (STRICT tables' datatype checks among them), a value of the
+  // wrong type for a rowid, or one over SQLITE_MAX_LENGTH.
+  if (code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISMATCH' || code === 'SQLITE_TOOBIG')
+    return 'constraint';
   if (code === 'SQLITE_PERM' || code === 'SQLITE_AUTH' || code.startsWith('SQLITE_READONLY'))
     return 'permission';
   if (code === 'SQLITE_ERROR' && SYNTAX_MESSAGE.test(message)) return 'syntax';
