@@ -47,6 +47,11 @@ export interface ExecuteOptions {
    * interrupt a running statement check the elapsed time when it returns and fail then.
    */
   timeoutMs?: number;
+  /**
+   * `array`: each row is an array of its values in select-list order instead of an object keyed by
+   * column name (no object and no name lookups per row: what bulk reads use). Default `object`.
+   */
+  rowMode?: 'object' | 'array';
 }
 
 /**

@@ -180,6 +180,9 @@ export async function runBatchLoop<T, B extends InputBatch<T> = InputBatch<T>>(
       );
     }
     for await (const batch of options.input) {
+      // SQLite's driver is synchronous: without a turn of the event loop per batch, a run between two
+      // SQLite files never lets a signal handler (Ctrl-C), a timer or a progress bar run.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       signal?.throwIfAborted();
       const rows = batch.rows;
       // Map outside the transaction: custom functions may be slow, and a bad row under `abort`

@@ -1,5 +1,5 @@
 import type { BulkColumn, PortableType, PortableValue, TableSnapshot } from '@cmpkg/core';
-import { DataTransferError, decodeValue } from '@cmpkg/core';
+import { DataTransferError, valueDecoder } from '@cmpkg/core';
 import { type DatabaseHandle, placeholder, sqlParam } from './database-handle.js';
 
 /**
@@ -79,29 +79,30 @@ export async function* readTable(db: DatabaseHandle, options: ReadTableOptions):
     (c, i) => `${dialect.readExpression(q(c.name), c.type)} AS ${COLUMN_ALIAS}${i}`,
   );
   // Where each key part comes from: a decoded column (index into `columns`) or its own raw alias.
-  const keyFromColumn: number[] = [];
   const keyTypes: (PortableType | undefined)[] = [];
+  // Where each key part is in a row as read (rows come back as arrays in select-list order).
+  const keyPosition: number[] = [];
   let keyExprs: string[];
   let keyCast = '';
   if (options.key.length > 0) {
     keyExprs = options.key.map((k) => q(k));
     options.key.forEach((k, j) => {
       const i = columns.findIndex((c) => c.name === k);
-      keyFromColumn.push(i);
       keyTypes.push(columns[i]?.type);
+      keyPosition.push(i >= 0 ? i : select.length);
       if (i < 0) select.push(`${q(k)} AS ${KEY_ALIAS}${j}`);
     });
   } else if (engine === 'sqlite') {
     keyExprs = ['rowid'];
-    keyFromColumn.push(-1);
     keyTypes.push(undefined);
+    keyPosition.push(select.length);
     select.push(`rowid AS ${KEY_ALIAS}0`);
   } else if (engine === 'postgresql') {
     // The physical row address; stable while nothing updates the table (copies read a quiet source).
     keyExprs = ['ctid'];
     keyCast = '::tid';
-    keyFromColumn.push(-1);
     keyTypes.push(undefined);
+    keyPosition.push(select.length);
     select.push(`ctid::text AS ${KEY_ALIAS}0`);
   } else {
     throw new DataTransferError(
@@ -110,6 +111,7 @@ export async function* readTable(db: DatabaseHandle, options: ReadTableOptions):
       { details: { table } },
     );
   }
+  const extraStart = select.length;
   extra.forEach((e, i) => {
     select.push(`(${e.expression}) AS ${EXTRA_ALIAS}${i}`);
   });
@@ -141,28 +143,27 @@ export async function* readTable(db: DatabaseHandle, options: ReadTableOptions):
   };
 
   const width = columns.length;
-  const aliases = columns.map((_, i) => `${COLUMN_ALIAS}${i}`);
-  const extraAliases = extra.map((_, i) => `${EXTRA_ALIAS}${i}`);
-  const keyAliases = keyFromColumn.map((_, j) => `${KEY_ALIAS}${j}`);
-  const types = columns.map((c) => c.type);
+  const extraCount = extra.length;
+  const decoders = columns.map((c) => valueDecoder(c.type));
 
   let after: readonly PortableValue[] | undefined = options.after;
   for (;;) {
     signal?.throwIfAborted();
     const { rows: raw } = after
-      ? await connection.execute<Record<string, unknown>>(nextSql, keyParams(after))
-      : await connection.execute<Record<string, unknown>>(firstSql, userParams);
+      ? await connection.execute<unknown[]>(nextSql, keyParams(after), { rowMode: 'array' })
+      : await connection.execute<unknown[]>(firstSql, userParams, { rowMode: 'array' });
     if (raw.length === 0) return;
     const rows: PortableValue[][] = new Array(raw.length);
     const extras: unknown[][] = new Array(raw.length);
     for (let r = 0; r < raw.length; r++) {
       const src = raw[r]!;
-      const row: PortableValue[] = new Array(width);
+      // The driver's array is this row's own: decode in place rather than allocate another.
+      const row = src as PortableValue[];
       for (let i = 0; i < width; i++) {
         try {
-          row[i] = decodeValue(types[i]!, src[aliases[i]!]);
+          row[i] = decoders[i]!(src[i]);
         } catch (err) {
-          const key = rawKey(src, keyFromColumn, aliases, keyAliases);
+          const key = keyPosition.map((p) => normalizeRaw(src[p]));
           throw new DataTransferError(
             'E_DATA',
             `table ${table}, row ${describeKey(options.key, key)}, column ${columns[i]!.name}: ${(err as Error).message}`,
@@ -170,18 +171,19 @@ export async function* readTable(db: DatabaseHandle, options: ReadTableOptions):
           );
         }
       }
+      extras[r] = extraCount > 0 ? src.slice(extraStart, extraStart + extraCount) : EMPTY;
+      const lastKey =
+        r === raw.length - 1
+          ? keyPosition.map((p) => (p < width ? row[p]! : normalizeRaw(src[p])))
+          : undefined;
+      if (src.length > width) src.length = width;
       rows[r] = row;
-      if (extraAliases.length > 0) extras[r] = extraAliases.map((a) => src[a]);
-      else extras[r] = EMPTY;
+      if (lastKey) {
+        yield { rows, extras, lastKey };
+        if (raw.length < batchSize) return;
+        after = lastKey;
+      }
     }
-    const lastRaw = raw[raw.length - 1]!;
-    const lastRow = rows[rows.length - 1]!;
-    const lastKey = keyFromColumn.map((i, j) =>
-      i >= 0 ? lastRow[i]! : normalizeRaw(lastRaw[keyAliases[j]!]),
-    );
-    yield { rows, extras, lastKey };
-    if (raw.length < batchSize) return;
-    after = lastKey;
   }
 }
 
@@ -201,15 +203,6 @@ function normalizeRaw(value: unknown): PortableValue {
     return value;
   }
   return String(value);
-}
-
-function rawKey(
-  src: Record<string, unknown>,
-  keyFromColumn: readonly number[],
-  aliases: readonly string[],
-  keyAliases: readonly string[],
-): PortableValue[] {
-  return keyFromColumn.map((i, j) => normalizeRaw(i >= 0 ? src[aliases[i]!] : src[keyAliases[j]!]));
 }
 
 /**

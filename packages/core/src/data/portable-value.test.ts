@@ -6,6 +6,7 @@ import {
   encodeJsonValue,
   sqlDateTime,
   ValueDecodeError,
+  valueDecoder,
 } from './portable-value.js';
 
 describe('decodeValue', () => {
@@ -118,5 +119,34 @@ describe('NDJSON values', () => {
 describe('sqlDateTime', () => {
   it('spells a value the way MySQL takes it', () => {
     expect(sqlDateTime('2024-05-01T10:00:00.5Z')).toBe('2024-05-01 10:00:00.5');
+  });
+});
+
+describe('valueDecoder', () => {
+  it('gives what decodeValue gives, for canonical and non-canonical input alike', () => {
+    const cases: Array<[Parameters<typeof decodeValue>[0], unknown]> = [
+      ['timestamptz', '2024-05-01T10:00:00Z'],
+      ['timestamptz', '2024-05-01T10:00:00.120Z'],
+      ['timestamptz', '2024-05-01 12:00:00+02'],
+      ['timestamp', '2024-05-01T10:00:00.5'],
+      ['timestamp', '2024-05-01 10:00:00'],
+      ['date', '2024-05-01'],
+      ['date', new Date(Date.UTC(2024, 4, 1))],
+      ['integer', 5],
+      ['bigint', '9007199254740993'],
+      ['boolean', 1],
+      ['text', 'x'],
+      ['text', 12],
+      ['double', '1.5'],
+      ['decimal(10,2)', 12.5],
+      ['json', { a: 1 }],
+    ];
+    for (const [type, raw] of cases) expect(valueDecoder(type)(raw)).toEqual(decodeValue(type, raw));
+  });
+
+  it('still refuses what decodeValue refuses', () => {
+    expect(() => valueDecoder('date')('2024-13-01')).toThrow(ValueDecodeError);
+    expect(() => valueDecoder('timestamptz')('2024-05-01T25:00:00Z')).toThrow(ValueDecodeError);
+    expect(() => valueDecoder('integer')(1.5)).toThrow(ValueDecodeError);
   });
 });

@@ -655,8 +655,9 @@ export class MysqlConnection implements Connection {
       throw new UsageError(`invalid statement timeout ${timeoutMs}: expected a number of milliseconds > 0`);
     }
     const limit = timeoutMs === Number.POSITIVE_INFINITY ? undefined : timeoutMs;
-    const result = await this.#exclusive(() => this.#run(sql, params, limit));
-    return toQueryResult<R>(result);
+    const rowsAsArray = options.rowMode === 'array';
+    const result = await this.#exclusive(() => this.#run(sql, params, limit, rowsAsArray));
+    return toQueryResult<R>(result, rowsAsArray);
   }
 
   /**
@@ -752,7 +753,12 @@ export class MysqlConnection implements Connection {
     return run;
   }
 
-  async #run(sql: string, params: readonly unknown[], timeoutMs: number | undefined): Promise<unknown> {
+  async #run(
+    sql: string,
+    params: readonly unknown[],
+    timeoutMs: number | undefined,
+    rowsAsArray = false,
+  ): Promise<unknown> {
     if (this.#closed) throw new UsageError(`the connection to ${this.displayUrl} is closed`);
     if (this.readOnlyGuard) {
       const refusal = readOnlyRefusal(sql, this.readOnlyGuard);
@@ -777,8 +783,8 @@ export class MysqlConnection implements Connection {
     }
     const result =
       timeoutMs === undefined
-        ? await this.#send(session, text)
-        : await this.#sendWithTimeout(session, text, timeoutMs);
+        ? await this.#send(session, text, rowsAsArray)
+        : await this.#sendWithTimeout(session, text, timeoutMs, rowsAsArray);
     const header = Array.isArray(result) ? result.findLast(isHeader) : isHeader(result) ? result : undefined;
     if (header?.serverStatus !== undefined) {
       this.#inTransaction = (header.serverStatus & SERVER_STATUS_IN_TRANS) !== 0;
@@ -786,9 +792,11 @@ export class MysqlConnection implements Connection {
     return result;
   }
 
-  async #send(session: MysqlSession, text: string): Promise<unknown> {
+  async #send(session: MysqlSession, text: string, rowsAsArray = false): Promise<unknown> {
     try {
-      const [result] = await session.promise.query(text);
+      const [result] = rowsAsArray
+        ? await session.promise.query({ sql: text, rowsAsArray })
+        : await session.promise.query(text);
       return result;
     } catch (err) {
       if (isConnectionLost(err)) markDead(session);
@@ -796,12 +804,17 @@ export class MysqlConnection implements Connection {
     }
   }
 
-  async #sendWithTimeout(session: MysqlSession, text: string, timeoutMs: number): Promise<unknown> {
+  async #sendWithTimeout(
+    session: MysqlSession,
+    text: string,
+    timeoutMs: number,
+    rowsAsArray = false,
+  ): Promise<unknown> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     let kill: Promise<void> | undefined;
     let hardTimer: NodeJS.Timeout | undefined;
-    const sent = this.#send(session, text);
+    const sent = this.#send(session, text, rowsAsArray);
     const killTimer = setTimeout(() => {
       kill = this.#killQuery(session.threadId);
     }, timeoutMs);
@@ -948,10 +961,14 @@ function describeLockLoss(err: unknown): string {
   return String(err);
 }
 
-function toQueryResult<R>(result: unknown): QueryResult<R> {
+function toQueryResult<R>(result: unknown, rowsAsArray = false): QueryResult<R> {
   if (Array.isArray(result)) {
-    // CALL returns its result sets followed by an OK packet.
-    if (result.some((r) => Array.isArray(r))) {
+    // CALL returns its result sets followed by an OK packet. (With rows as arrays, every row of a
+    // plain SELECT is an array too, so only the trailing OK packet tells a CALL apart.)
+    const isCall = rowsAsArray
+      ? result.length > 0 && isHeader(result[result.length - 1])
+      : result.some((r) => Array.isArray(r));
+    if (isCall) {
       const rows = (result.find((r) => Array.isArray(r)) ?? []) as R[];
       const header = result.findLast(isHeader);
       return { rows, rowsAffected: header ? Number(header.affectedRows) : 0 };

@@ -380,7 +380,9 @@ export class PostgresConnection implements Connection {
             cancelling = this.#cancel(pid);
           }, timeoutMs);
     try {
-      const result = (await client.query(sql, [...params])) as unknown as PgResult | PgResult[];
+      const result = (options.rowMode === 'array'
+        ? await client.query({ text: sql, values: [...params], rowMode: 'array' })
+        : await client.query(sql, [...params])) as unknown as PgResult | PgResult[];
       const results = Array.isArray(result) ? result : [result];
       let rowsAffected = 0;
       for (const r of results) if (COUNTED_COMMANDS.has(r.command ?? '')) rowsAffected += r.rowCount ?? 0;

@@ -160,7 +160,7 @@ export class SqliteConnection implements Connection {
       // `INSERT ... RETURNING` is a reader too. Like better-sqlite3's own run(), trust changes() only when
       // total_changes() moved: otherwise changes() still reports some earlier statement.
       const before = stmt.readonly ? 0 : this.#countTotalChanges();
-      const rows = stmt.all(...bound) as R[];
+      const rows = (options.rowMode === 'array' ? stmt.raw(true).all(...bound) : stmt.all(...bound)) as R[];
       const rowsAffected = stmt.readonly || this.#countTotalChanges() === before ? 0 : this.#countChanges();
       result = { rows, rowsAffected };
     } else {

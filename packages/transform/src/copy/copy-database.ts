@@ -134,6 +134,18 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyReport> {
     chooseKey,
   });
   const mappers = await prepareSource(from, plan, options);
+  if (options.verify !== false && to.dialect.engine === 'mysql') {
+    // The target side of a verification is read in key order, and MySQL has no row address to
+    // page by: refuse now rather than after copying every row.
+    const keyless = plan.tables.find((t) => targetKey(t) === undefined);
+    if (keyless) {
+      throw new DataTransferError(
+        'E_DATA',
+        `table ${keyless.source}: its copy ${keyless.target} on mysql would have no primary key or unique not-null key, so it cannot be read back to verify it; add a key to the source table, or copy without verification (verify: false, --no-verify)`,
+        { details: { table: keyless.source, target: keyless.target } },
+      );
+    }
+  }
   const jobId =
     options.jobId ??
     `copy-${sha256Hex(
@@ -176,6 +188,20 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyReport> {
   }
   for (const t of plan.tables) {
     if (existing.has(t.target) && !created.has(t.target) && checkpoints.has(t.target)) adopted.add(t.target);
+  }
+  // A table that stays and references one that `replace` drops would block the drop half-way (or,
+  // on SQLite, keep a dangling reference): refuse while nothing is dropped yet.
+  const dropping = new Set(toReplace);
+  for (const table of before.tables) {
+    if (dropping.has(table.name)) continue;
+    const fk = table.foreignKeys.find((f) => dropping.has(f.referencedTable));
+    if (fk) {
+      throw new DataTransferError(
+        'E_TARGET_NOT_EMPTY',
+        `cannot replace target table ${fk.referencedTable}: table ${table.name}, which is not copied, references it (foreign key ${fk.name ?? fk.columns.join(', ')}); copy ${table.name} too or drop that foreign key first`,
+        { details: { table: fk.referencedTable, referencedBy: table.name } },
+      );
+    }
   }
 
   store ??= await CheckpointStore.open(to);
@@ -240,8 +266,7 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyReport> {
       for (const report of reports.values()) report.verified = null;
     }
 
-    await store.clear(jobId);
-    await store.clear(createdJob(jobId));
+    await clearJob(to, store, jobId);
     if (!checkpointTableExisted || resuming) await dropCheckpointsIfEmpty(to);
   } catch (err) {
     if (!isInterruption(err, options, [from, to])) {
@@ -363,7 +388,10 @@ async function copyTable(
     warnings: [...t.warnings],
   };
   if (checkpoint?.status === 'done') {
+    // Counts as the earlier run wrote them; a verification replaces them with measured ones.
     report.rows = checkpoint.rowsDone;
+    report.sourceRows = checkpoint.rowsDone;
+    report.targetRows = checkpoint.rowsDone;
     return { report };
   }
   // Re-read with key types, so a resumed read continues after exactly the right key.
@@ -539,9 +567,33 @@ async function cleanUp(
       await to.connection.execute(`DELETE FROM ${to.dialect.quoteIdentifier(t.target)}`);
     }
   }
-  await store.clear(jobId);
-  await store.clear(createdJob(jobId));
+  await clearJob(to, store, jobId);
   if (dropCheckpoints) await dropCheckpointsIfEmpty(to);
+}
+
+/**
+ * Forgets a job's checkpoints and its "created" markers together: a kill in between would leave
+ * markers without checkpoints, and the next run would copy the finished tables again (duplicate
+ * keys) and then drop them as its own.
+ */
+async function clearJob(to: DatabaseHandle, store: CheckpointStore, jobId: string): Promise<void> {
+  await to.connection.execute('BEGIN');
+  try {
+    await store.clear(jobId);
+    await store.clear(createdJob(jobId));
+    await to.connection.execute('COMMIT');
+  } catch (err) {
+    await to.connection.execute('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The key the target table can be paged by once its indexes exist, if any. */
+function targetKey(t: CopyTablePlan): string[] | undefined {
+  if (t.definition.primaryKey && t.definition.primaryKey.columns.length > 0)
+    return t.definition.primaryKey.columns;
+  // chooseKey reads only the key, the columns' nullability and the indexes.
+  return chooseKey({ ...t.definition, indexes: t.indexes } as TableSnapshot);
 }
 
 /** The checkpoint table this job brought into the target goes again once nothing uses it. */

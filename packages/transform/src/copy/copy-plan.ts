@@ -152,6 +152,7 @@ export function planCopy(input: PlanCopyInput): CopyPlan {
   }
 
   const plans = selected.map((table) => planTable(table, input, targetNames, sameEngine));
+  if (target.engine === 'mysql') alignForeignKeyTypes(plans);
   const order = orderByForeignKeys(
     plans.map((p) => ({ name: p.target, foreignKeys: p.foreignKeys, plan: p })),
   );
@@ -246,9 +247,15 @@ function planTable(
       `${targetName}: primary key left out with its column(s) ${table.primaryKey.columns.join(', ')}`,
     );
   }
-  // Generated keys only stay generated where they still are the primary key.
+  // Generated keys only stay generated where they still are the primary key, and where the target
+  // engine can generate them there; elsewhere the values are copied as they are.
   for (const c of columns) {
-    if (c.autoIncrement && !primaryKey?.columns.includes(c.name)) delete c.autoIncrement;
+    if (!c.autoIncrement) continue;
+    const lost = !primaryKey?.columns.includes(c.name)
+      ? undefined
+      : generatedKeyLost(target.engine, primaryKey.columns, c.name);
+    if (!primaryKey?.columns.includes(c.name) || lost) delete c.autoIncrement;
+    if (lost) warnings.push(`${targetName}.${c.name}: values copied, but not generated any more: ${lost}`);
   }
 
   const indexes: IndexDefinition[] = [];
@@ -358,6 +365,52 @@ function computedType(m: FieldMapping, sourceType: PortableType | undefined): Po
   if (fixed) return fixed;
   if (SAME_TYPE.has(name) && sourceType) return sourceType;
   return 'text';
+}
+
+const INTEGER_RANK: Readonly<Record<string, number>> = { smallint: 1, integer: 2, bigint: 3 };
+
+/**
+ * MySQL refuses a foreign key whose column is a narrower integer than the column it references
+ * (errno 150), which other engines allow — SQLite's introspection even reports its rowid keys as
+ * `bigint` and the columns referencing them as `integer`. Such a column is widened to the
+ * referenced type: lossless, and noted as a warning.
+ */
+function alignForeignKeyTypes(plans: readonly CopyTablePlan[]): void {
+  const byTarget = new Map(plans.map((p) => [p.target, p]));
+  for (const plan of plans) {
+    for (const fk of plan.foreignKeys) {
+      const parent = byTarget.get(fk.referencedTable);
+      if (!parent) continue;
+      fk.columns.forEach((name, i) => {
+        const column = plan.definition.columns.find((c) => c.name === name);
+        const referenced = parent.definition.columns.find((c) => c.name === fk.referencedColumns[i]);
+        if (!column || !referenced || column.type === null || referenced.type === null) return;
+        const have = INTEGER_RANK[column.type];
+        const need = INTEGER_RANK[referenced.type];
+        if (have === undefined || need === undefined || have >= need) return;
+        plan.warnings.push(
+          `${plan.target}.${name}: ${column.type} widened to ${referenced.type}, the type of ${parent.target}.${referenced.name} it references (mysql needs both the same)`,
+        );
+        column.type = referenced.type;
+        const written = plan.targetColumns.find((c) => c.name === name);
+        if (written) written.type = referenced.type;
+      });
+    }
+  }
+}
+
+/**
+ * Why the target engine cannot generate a primary-key column's values (CREATE TABLE would fail),
+ * if it cannot.
+ */
+function generatedKeyLost(engine: string, primaryKey: readonly string[], column: string): string | undefined {
+  if (engine === 'mysql' && primaryKey[0] !== column) {
+    return `mysql generates keys only for the first column of a key, and the primary key is (${primaryKey.join(', ')})`;
+  }
+  if (engine === 'sqlite' && primaryKey.length !== 1) {
+    return `sqlite generates keys only for a single-column INTEGER PRIMARY KEY, and the primary key is (${primaryKey.join(', ')})`;
+  }
+  return undefined;
 }
 
 function escapeRegExp(text: string): string {

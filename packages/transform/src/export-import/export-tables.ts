@@ -98,7 +98,9 @@ export interface ExportManifest {
  * Exports tables as NDJSON: one JSON object per line per row, keys the column names, values as
  * `encodeJsonValue` spells them (exact decimals and times as strings, blobs base64, 64-bit integers
  * beyond 2^53 as strings). Rows are read in key order, a batch at a time. Every file is written to
- * a temporary file and renamed when complete; on any error every file of this export is removed.
+ * a temporary file, and all are renamed into place only once every one is complete (the manifest
+ * last): on any error the temporary files are removed, files of an earlier export in the same
+ * directory stay as they were, and a directory the export created is removed.
  *
  * @example
  * await exportTables({ db, tables: ['users', 'orders'], out: './export', where: "status = 'paid'" });
@@ -132,15 +134,18 @@ export async function exportTables(options: ExportOptions): Promise<ExportReport
   const warnings: string[] = [];
   const plans = tables.map((table) => planExport(db, table, options, warnings));
 
-  if (!single) await mkdir(out, { recursive: true });
-  const written: string[] = [];
+  // The first directory this export created, removed again if it fails.
+  const createdDir = single ? undefined : await mkdir(out, { recursive: true });
+  // Every file stays a temporary file until all are complete: a failure half-way must neither
+  // leave some tables of this export nor replace files of an earlier export in the same place.
+  const sinks: TextSink[] = [];
   const reports: ExportTableReport[] = [];
-  let sink: TextSink | undefined;
   try {
     for (const { table, columns, where, params } of plans) {
       const file = single ? out : `${table.name}.ndjson`;
       const path = single ? out : join(out, file);
-      sink = await openAtomicWriter(path, options.stream);
+      const sink = await openAtomicWriter(path, options.stream);
+      sinks.push(sink);
       const tracker = new ProgressTracker('export', table.name, { totalRows: table.rowCount });
       tracker.start();
       const names = columns.map((c) => JSON.stringify(c.name));
@@ -167,9 +172,7 @@ export async function exportTables(options: ExportOptions): Promise<ExportReport
         rows += batch.rows.length;
         options.onProgress?.(tracker.update(rows));
       }
-      const { sha256, bytes } = await sink.commit();
-      if (out !== '-') written.push(path);
-      sink = undefined;
+      const { sha256, bytes } = await sink.finish();
       options.onProgress?.(tracker.update(rows, true));
       reports.push({ table: table.name, file, rows, columns, sha256, bytes });
     }
@@ -189,11 +192,12 @@ export async function exportTables(options: ExportOptions): Promise<ExportReport
         })),
       };
       const m = await openAtomicWriter(manifest);
-      sink = m;
+      sinks.push(m);
       await m.write(`${JSON.stringify(content, null, 2)}\n`);
-      await m.commit();
-      sink = undefined;
     }
+    signal?.throwIfAborted();
+    // The manifest last: it names files that must already be in place.
+    for (const s of sinks) await s.commit();
     return {
       out,
       tables: reports,
@@ -203,9 +207,9 @@ export async function exportTables(options: ExportOptions): Promise<ExportReport
       durationMs: Math.round(performance.now() - started),
     };
   } catch (err) {
-    await sink?.abort();
     // A failed export leaves nothing: a directory with some tables would pass for a complete one.
-    for (const path of written) await rm(path, { force: true });
+    for (const s of sinks) await s.abort();
+    if (createdDir !== undefined) await rm(createdDir, { recursive: true, force: true });
     throw err;
   }
 }

@@ -39,7 +39,7 @@ export interface ImportOptions {
   batchSize?: number;
   /** Write the good rows and list the bad ones in `rejectFile`, instead of importing nothing. */
   skipErrors?: boolean;
-  /** NDJSON `{ file, line, error, row }` per rejected row. */
+  /** NDJSON `{ file, line, error, row }` per rejected row; written only with `skipErrors` or `validateOnly`. */
   rejectFile?: string;
   /** Check every row (decoding and constraints, inside a transaction that is rolled back); write nothing. */
   validateOnly?: boolean;
@@ -202,7 +202,9 @@ export async function importTables(options: ImportOptions): Promise<ImportReport
     }
     if (rejects) await rejects.flush();
     const problems = rejects ? await readProblems(rejectTemp) : [];
-    if (options.rejectFile) await rename(rejectTemp, options.rejectFile);
+    // Without skipErrors/validateOnly nothing is rejected (a bad row fails the import): no file.
+    const rejectFile = rejects ? options.rejectFile : undefined;
+    if (rejectFile) await rename(rejectTemp, rejectFile);
     else await rm(rejectTemp, { force: true });
     const sum = (k: 'rows' | 'written' | 'rejected') => reports.reduce((n, r) => n + r[k], 0);
     return {
@@ -214,7 +216,7 @@ export async function importTables(options: ImportOptions): Promise<ImportReport
       rejected: sum('rejected'),
       validateOnly,
       problems,
-      ...(options.rejectFile ? { rejectFile: options.rejectFile } : {}),
+      ...(rejectFile ? { rejectFile } : {}),
       durationMs: Math.round(performance.now() - started),
     };
   } catch (err) {

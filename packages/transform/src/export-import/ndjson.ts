@@ -81,7 +81,12 @@ export interface TextSink {
   /** The final path, or `-` for a caller's stream. */
   readonly path: string;
   write(text: string): Promise<void>;
-  /** Finishes the file and moves it into place; returns the SHA-256 (hex) of its bytes. */
+  /**
+   * Finishes the temporary file without moving it into place (so several files can all be
+   * complete before any replaces an older one); returns the SHA-256 (hex) of its bytes.
+   */
+  finish(): Promise<{ sha256: string; bytes: number }>;
+  /** Finishes the file (unless `finish` did) and moves it into place. */
   commit(): Promise<{ sha256: string; bytes: number }>;
   /** Drops what was written (removes the temporary file); safe after `commit` and twice. */
   abort(): Promise<void>;
@@ -119,6 +124,7 @@ function endStream(stream: WriteStream): Promise<void> {
 export async function openAtomicWriter(path: string, stream?: Writable): Promise<TextSink> {
   const hash = createHash('sha256');
   let bytes = 0;
+  let digest: { sha256: string; bytes: number } | undefined;
   if (path === '-') {
     if (!stream) throw new DataTransferError('E_MAPPING', 'output "-" needs a stream to write to');
     return {
@@ -128,8 +134,13 @@ export async function openAtomicWriter(path: string, stream?: Writable): Promise
         bytes += Buffer.byteLength(text);
         if (!stream.write(text)) await waitDrain(stream);
       },
+      async finish() {
+        digest ??= { sha256: hash.digest('hex'), bytes };
+        return digest;
+      },
       async commit() {
-        return { sha256: hash.digest('hex'), bytes };
+        digest ??= { sha256: hash.digest('hex'), bytes };
+        return digest;
       },
       async abort() {},
     };
@@ -146,6 +157,13 @@ export async function openAtomicWriter(path: string, stream?: Writable): Promise
   file.on('error', (err) => {
     failure ??= err;
   });
+  const finish = async () => {
+    if (failure) throw failure;
+    if (digest) return digest;
+    await endStream(file);
+    digest = { sha256: hash.digest('hex'), bytes };
+    return digest;
+  };
   return {
     path,
     async write(text) {
@@ -154,12 +172,12 @@ export async function openAtomicWriter(path: string, stream?: Writable): Promise
       bytes += Buffer.byteLength(text);
       if (!file.write(text)) await waitDrain(file);
     },
+    finish,
     async commit() {
-      if (failure) throw failure;
-      await endStream(file);
+      const done = await finish();
       await rename(temp, path);
       state = 'committed';
-      return { sha256: hash.digest('hex'), bytes };
+      return done;
     },
     async abort() {
       if (state !== 'open') return;
