@@ -84,8 +84,13 @@ describeEngines(
       expect(result.code, describeRun(['copy', ...args], result)).toBe(0);
       const report = parseJsonOutput<CopyReportJson>(result);
 
-      // The report: every sample table, verified by count and checksum.
-      expect(report.tables.map((t) => t.target).sort()).toEqual([...SAMPLE_TABLES]);
+      // The report: every sample table and cmpkg's history, verified by count and checksum.
+      const copiedTables = report.tables.map((t) => t.target);
+      expect(copiedTables.filter((t) => !t.startsWith('cmpkg_')).sort()).toEqual([...SAMPLE_TABLES]);
+      expect(copiedTables).toEqual(
+        expect.arrayContaining(['cmpkg_migrations', 'cmpkg_steps', 'cmpkg_executions']),
+      );
+      expect(copiedTables).not.toContain('cmpkg_lock');
       expect(report.verified).toBe(true);
       expect(report.jobId).toEqual(expect.any(String));
       for (const t of report.tables) {
@@ -95,8 +100,10 @@ describeEngines(
         expect(t.sourceChecksum).toMatch(/^sum128:[0-9a-f]+$/);
       }
       const byTable = Object.fromEntries(report.tables.map((t) => [t.target, t.rows]));
-      expect(byTable).toEqual({ categories: 4, entries: ENTRIES, entry_tags: 40, tags: 3 });
-      expect(report.rows).toBe(4 + ENTRIES + 40 + 3);
+      expect(byTable).toMatchObject({ categories: 4, entries: ENTRIES, entry_tags: 40, tags: 3 });
+      const sourceMigrations = query(project.dbFile, 'SELECT count(*) AS n FROM cmpkg_migrations')[0]?.n;
+      expect(byTable.cmpkg_migrations).toBe(sourceMigrations);
+      expect(report.rows).toBe(Object.values(byTable).reduce((a, b) => a + b, 0));
 
       // The target itself: the tables, and the rows value by value.
       const tables = await target.tableNames();
@@ -129,10 +136,23 @@ describeEngines(
       const [delta] = await target.query('SELECT id FROM tags WHERE name = ?', ['delta']);
       expect(Number(delta?.id)).toBe(4);
 
-      // The run is in the target's history; the source was only read.
-      const runs = await target.query('SELECT kind, status FROM cmpkg_executions');
-      expect(runs).toEqual([{ kind: 'copy', status: 'succeeded' }]);
+      // The history came along and the copy is recorded after it; the source was only read.
+      const sourceRuns = query(project.dbFile, 'SELECT kind, status FROM cmpkg_executions ORDER BY id');
+      const runs = await target.query('SELECT kind, status FROM cmpkg_executions ORDER BY id');
+      expect(runs).toEqual([...sourceRuns, { kind: 'copy', status: 'succeeded' }]);
       expect(fingerprint(project.dbFile)).toBe(sourceBefore);
+
+      // The moved database is the same plugin installation: everything applied, nothing to do.
+      const status = await project.run(['status', '--db', target.url, '--json']);
+      expect(status.code, describeRun(['status'], status)).toBe(0);
+      const migrations = parseJsonOutput<{ migrations: Array<{ id: string; state: string }> }>(
+        status,
+      ).migrations;
+      expect(migrations.length).toBeGreaterThan(0);
+      for (const m of migrations) expect(m.state, m.id).toBe('applied');
+      const up = await project.run(['up', '--db', target.url]);
+      expect(up.code, describeRun(['up'], up)).toBe(0);
+      expect(up.stdout).toMatch(/Nothing to do/);
     });
 
     it('refuses a target whose tables already hold rows: exit 3, the target unchanged', async () => {

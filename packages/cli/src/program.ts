@@ -195,6 +195,10 @@ export function buildProgram(
     .option('--batch-size <n>', 'rows per batch (default 10000)', positiveInteger('--batch-size'))
     .option('--replace', 'drop existing target tables first instead of refusing non-empty ones')
     .option('--no-verify', 'skip the row-count and checksum comparison')
+    .option(
+      '--no-history',
+      "leave cmpkg's migration history tables behind (copied by default without --tables)",
+    )
     .addHelpText('after', COPY_HELP)
     .action(async (opts: CopyCommandOptions, cmd: Command) => run(cmd, (ctx) => runCopy(ctx, opts)));
 
@@ -232,7 +236,8 @@ Examples:
   cmpkg copy --from sqlite:./app.db --to postgres://app@localhost:5432/app
   cmpkg copy --from postgres://app@old/app --to mysql://root@new/app --tables users,orders --map mapping.json
 
-An interrupted copy resumes when it is run again with the same arguments.
+An interrupted copy resumes when it is run again with the same arguments. Without --tables, cmpkg's
+migration history comes along (--no-history leaves it), so 'cmpkg status' on the target shows what was applied.
 Exit codes: 0 copied and verified, 1 verification failed, 2 bad mapping or data, 3 a target table is not empty.`;
 
 /** The global options out of a command's merged options, typed. */

@@ -104,6 +104,11 @@ export interface BatchLoopOptions<T, B extends InputBatch<T> = InputBatch<T>> {
   totalRows?: number;
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
+  /**
+   * Read the next batch while this one is written. Only for a source on another connection than the
+   * target (a copy between databases): the read and the write then run at the same time.
+   */
+  prefetch?: boolean;
 }
 
 /**
@@ -179,7 +184,13 @@ export async function runBatchLoop<T, B extends InputBatch<T> = InputBatch<T>>(
             }),
       );
     }
-    for await (const batch of options.input) {
+    const batches = options.input[Symbol.asyncIterator]();
+    let next: Promise<IteratorResult<B>> | undefined = batches.next();
+    for (;;) {
+      const step: IteratorResult<B> = await (next ?? batches.next());
+      next = undefined;
+      if (step.done) break;
+      const batch = step.value;
       // SQLite's driver is synchronous: without a turn of the event loop per batch, a run between two
       // SQLite files never lets a signal handler (Ctrl-C), a timer or a progress bar run.
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -220,7 +231,7 @@ export async function runBatchLoop<T, B extends InputBatch<T> = InputBatch<T>>(
         await conn.execute('BEGIN');
         inTx = true;
       }
-      const outcome = await writeWithIsolation({
+      const writing = writeWithIsolation({
         db,
         targets,
         writers,
@@ -230,6 +241,14 @@ export async function runBatchLoop<T, B extends InputBatch<T> = InputBatch<T>>(
         policy,
         describeRow,
       });
+      if (options.prefetch) {
+        // Read the next batch while the server loads this one. The timer lets the write's first
+        // chunks reach the socket before a synchronous reader (SQLite) holds the thread.
+        next = new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => batches.next());
+        // An abandoned read (the write failed) must not become an unhandled rejection.
+        next.catch(() => undefined);
+      }
+      const outcome = await writing;
       for (const f of outcome.failed) rejected.push(rejectRecord(f.row, f.error, describeRow(f.row)));
       if (rejects) await rejects.stage(rejected);
       const lastKey = batch.lastKey ? [...batch.lastKey] : result.lastKey;

@@ -28,6 +28,8 @@ export interface CopyCommandOptions {
   replace?: boolean;
   /** `--no-verify` sets it to false: skip the row-count and checksum comparison. */
   verify: boolean;
+  /** `--no-history` sets it to false: leave cmpkg's history tables behind. */
+  history?: boolean;
 }
 
 /**
@@ -51,6 +53,7 @@ export async function runCopy(ctx: CommandContext, options: CopyCommandOptions):
   if (options.tables !== undefined) copyOptions.tables = options.tables;
   if (options.batchSize !== undefined) copyOptions.batchSize = options.batchSize;
   if (options.replace) copyOptions.replace = true;
+  if (options.history === false) copyOptions.history = false;
   if (options.map !== undefined) {
     const file = path.resolve(ctx.cwd, options.map);
     // Named as typed: that is the name the user knows, and errors must point at it.

@@ -5,6 +5,7 @@ import {
   type Dialect,
   type FieldMapping,
   type ForeignKeyDefinition,
+  HISTORY_TABLES,
   type IndexDefinition,
   type PortableType,
   type SchemaSnapshot,
@@ -72,6 +73,12 @@ export interface PlanCopyInput {
   /** The target's dialect: its engine and capabilities decide what can be carried over. */
   target: Pick<Dialect, 'engine' | 'capabilities'>;
   tables?: readonly string[];
+  /**
+   * Also copy cmpkg's history tables (`cmpkg_migrations`, `cmpkg_steps`, `cmpkg_executions`,
+   * `cmpkg_plugins`) found in `source`, under their own names: a database moved to another engine
+   * keeps its migration history. Default false here; `copyDatabase` decides.
+   */
+  history?: boolean;
   mapping?: CopyMapping;
   /** Named in mapping errors. */
   mappingFile?: string;
@@ -80,6 +87,9 @@ export interface PlanCopyInput {
   /** The portable type a computed column gets; default: the mapped source column's type, else `text`. */
   computedType?: (mapping: FieldMapping, table: TableSnapshot) => PortableType | undefined;
 }
+
+/** cmpkg's history tables: copied under their own names when a copy carries the history. */
+const HISTORY_TABLE_NAMES: ReadonlySet<string> = new Set(Object.values(HISTORY_TABLES));
 
 /** Longest identifier every engine takes (PostgreSQL: 63 bytes, MySQL: 64 characters). */
 const MAX_IDENTIFIER_BYTES = 63;
@@ -130,7 +140,15 @@ export function planCopy(input: PlanCopyInput): CopyPlan {
   } else {
     selected = source.tables.filter((t) => !t.name.toLowerCase().startsWith('cmpkg_'));
   }
+  if (input.history) {
+    for (const table of source.tables) {
+      if (HISTORY_TABLE_NAMES.has(table.name) && !selected.includes(table)) selected.push(table);
+    }
+  }
   for (const name of Object.keys(mapping?.tables ?? {})) {
+    if (HISTORY_TABLE_NAMES.has(name)) {
+      throw mappingError(mappingFile, `tables.${name}`, `cmpkg's history table "${name}" is copied as it is`);
+    }
     if (!byName.has(name)) {
       throw mappingError(
         mappingFile,
@@ -145,7 +163,7 @@ export function planCopy(input: PlanCopyInput): CopyPlan {
   for (const table of selected) {
     const name = mapping?.tables[table.name]?.target ?? table.name;
     const fail = (message: string) => mappingError(mappingFile, `tables.${table.name}.target`, message);
-    checkIdentifier(name, 'target table', fail);
+    if (!HISTORY_TABLE_NAMES.has(name)) checkIdentifier(name, 'target table', fail);
     const clash = [...targetNames.entries()].find(([, t]) => t.toLowerCase() === name.toLowerCase());
     if (clash) throw fail(`target table "${name}" is also the target of "${clash[0]}"`);
     targetNames.set(table.name, name);
