@@ -48,10 +48,28 @@ describe('ContentChecksum', () => {
     const sum = new ContentChecksum();
     for (const r of rows) {
       sum.add(t, r);
-      const text = r.map((v, i) => canonicalValueText(t[i]!, v)).join('\u001f');
+      const text = r
+        .map((v, i) => {
+          if (v === null) return 'N';
+          const c = canonicalValueText(t[i]!, v);
+          return `${c.length}:${c}`;
+        })
+        .join('');
       expected = (expected + BigInt(`0x${sha256Hex(text).slice(0, 32)}`)) % 2n ** 128n;
     }
     expect(sum.digest()).toBe(`sum128:${expected.toString(16).padStart(32, '0')}`);
+  });
+
+  it('tells apart rows whose values would run together, and NULL from a NUL character', () => {
+    const digest = (rows: (string | null)[][]) => {
+      const sum = new ContentChecksum();
+      for (const r of rows) sum.add(['text', 'text'], r);
+      return sum.digest();
+    };
+    expect(digest([['a\u001fb', 'c']])).not.toBe(digest([['a', 'b\u001fc']]));
+    expect(digest([['1:a', 'b']])).not.toBe(digest([['1', 'a1:b']]));
+    expect(digest([['\u0000', 'x']])).not.toBe(digest([[null, 'x']]));
+    expect(digest([['N', 'x']])).not.toBe(digest([[null, 'x']]));
   });
 
   it('merges partial sums into the sum of the whole', () => {

@@ -4,13 +4,13 @@ import { canonicalValueText } from '@cmpkg/core';
 import type { DatabaseHandle } from './database-handle.js';
 import { chooseKey, readTable } from './table-reader.js';
 
-const SEPARATOR = '\u001f';
 const LIMB = 0x1_0000_0000;
 
 /**
  * An order-independent checksum of a table's content: the sum modulo 2^128 of the first 16 bytes
- * of sha256(canonical row text) over all rows, where the canonical row text is
- * `canonicalValueText` of each column joined by U+001F. Two tables hold the same rows (as a
+ * of sha256(canonical row text) over all rows, where the canonical row text spells each column as
+ * `N` for NULL or `<length>:<canonicalValueText>` (length in UTF-16 code units), so no choice of
+ * values can make two different rows spell the same text. Two tables hold the same rows (as a
  * multiset) exactly when their sums match (up to hash collisions), whatever order they were read
  * in and whatever engine stores them, so a copy can be verified without sorting either side.
  *
@@ -34,8 +34,12 @@ export class ContentChecksum {
   add(types: readonly PortableType[], row: readonly PortableValue[]): void {
     let text = '';
     for (let i = 0; i < types.length; i++) {
-      if (i > 0) text += SEPARATOR;
-      text += canonicalValueText(types[i]!, row[i] ?? null);
+      const value = row[i] ?? null;
+      if (value === null) text += 'N';
+      else {
+        const v = canonicalValueText(types[i]!, value);
+        text += `${v.length}:${v}`;
+      }
     }
     // The digest's bytes, not core's sha256Hex: this runs per row, and hex text then parsed back
     // cost more than the hash itself.
