@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import type { BulkColumn, PortableType, PortableValue } from '@cmpkg/core';
-import { canonicalValueText } from '@cmpkg/core';
+import { valueCanonicalizer } from '@cmpkg/core';
 import type { DatabaseHandle } from './database-handle.js';
 import { chooseKey, readTable } from './table-reader.js';
 
@@ -23,6 +23,8 @@ const LIMB = 0x1_0000_0000;
 export class ContentChecksum {
   // Four 32-bit limbs, most significant first; carries are folded in on every add.
   readonly #limbs = [0, 0, 0, 0];
+  // Callers pass the same types array for every row of a table: its canonicalizers are made once.
+  readonly #canonical = new WeakMap<readonly PortableType[], ((value: PortableValue) => string)[]>();
   #rows = 0;
 
   /** Rows added so far. */
@@ -32,12 +34,17 @@ export class ContentChecksum {
 
   /** Adds one row whose values have the portable `types`, in the same column order. */
   add(types: readonly PortableType[], row: readonly PortableValue[]): void {
+    let canonical = this.#canonical.get(types);
+    if (canonical === undefined) {
+      canonical = types.map(valueCanonicalizer);
+      this.#canonical.set(types, canonical);
+    }
     let text = '';
-    for (let i = 0; i < types.length; i++) {
+    for (let i = 0; i < canonical.length; i++) {
       const value = row[i] ?? null;
       if (value === null) text += 'N';
       else {
-        const v = canonicalValueText(types[i]!, value);
+        const v = canonical[i]!(value);
         text += `${v.length}:${v}`;
       }
     }

@@ -127,6 +127,10 @@ describe('valueDecoder', () => {
     const cases: Array<[Parameters<typeof decodeValue>[0], unknown]> = [
       ['timestamptz', '2024-05-01T10:00:00Z'],
       ['timestamptz', '2024-05-01T10:00:00.120Z'],
+      ['timestamptz', '2024-05-01T10:00:00.000000Z'],
+      ['timestamptz', '2024-05-01T10:00:00.100500Z'],
+      ['timestamp', '2024-05-01T10:00:00.000000'],
+      ['timestamp', '2024-05-01T10:00:00.000010'],
       ['timestamptz', '2024-05-01 12:00:00+02'],
       ['timestamp', '2024-05-01T10:00:00.5'],
       ['timestamp', '2024-05-01 10:00:00'],

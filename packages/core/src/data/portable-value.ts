@@ -288,10 +288,21 @@ export function decodeValue(type: PortableType, raw: unknown): PortableValue {
 }
 
 const DAY = String.raw`\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])`;
-const TIME = String.raw`T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{0,5}[1-9])?`;
+const TIME = String.raw`T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?`;
 const CANONICAL_DATE = new RegExp(`^${DAY}$`);
 const CANONICAL_TIMESTAMP = new RegExp(`^${DAY}${TIME}$`);
 const CANONICAL_TIMESTAMPTZ = new RegExp(`^${DAY}${TIME}Z$`);
+
+/** Drops trailing zeros of a canonical time's fraction (servers print all six digits). */
+function trimFraction(text: string): string {
+  const dot = text.indexOf('.', 19);
+  if (dot < 0) return text;
+  const zone = text.endsWith('Z') ? 'Z' : '';
+  let end = text.length - zone.length;
+  while (text.charCodeAt(end - 1) === 48) end--;
+  if (end === dot + 1) end = dot;
+  return end === text.length - zone.length ? text : text.slice(0, end) + zone;
+}
 
 /**
  * {@link decodeValue} for one column type, made once: values a driver already returns in the
@@ -325,9 +336,11 @@ export function valueDecoder(type: PortableType): (raw: unknown) => PortableValu
     case 'date':
       return (raw) => (typeof raw === 'string' && CANONICAL_DATE.test(raw) ? raw : slow(raw));
     case 'timestamp':
-      return (raw) => (typeof raw === 'string' && CANONICAL_TIMESTAMP.test(raw) ? raw : slow(raw));
+      return (raw) =>
+        typeof raw === 'string' && CANONICAL_TIMESTAMP.test(raw) ? trimFraction(raw) : slow(raw);
     case 'timestamptz':
-      return (raw) => (typeof raw === 'string' && CANONICAL_TIMESTAMPTZ.test(raw) ? raw : slow(raw));
+      return (raw) =>
+        typeof raw === 'string' && CANONICAL_TIMESTAMPTZ.test(raw) ? trimFraction(raw) : slow(raw);
     default:
       return slow;
   }
@@ -354,34 +367,64 @@ export function sqlDateTime(value: string): string {
  * canonicalValueText('decimal(10,2)', '12.50') === canonicalValueText('decimal(10,2)', '12.5'); // true
  */
 export function canonicalValueText(type: PortableType, value: PortableValue): string {
-  if (value === null) return '\u0000';
+  return valueCanonicalizer(type)(value);
+}
+
+const canonicalizers = new Map<string, (value: PortableValue) => string>();
+
+/**
+ * {@link canonicalValueText} for one column type, made once and cached: content checksums call it
+ * for every value of every row.
+ *
+ * @example
+ * const canonical = valueCanonicalizer('decimal(10,2)');
+ * canonical('12.50'); // '12.5'
+ */
+export function valueCanonicalizer(type: PortableType): (value: PortableValue) => string {
+  let fn = canonicalizers.get(type);
+  if (fn === undefined) {
+    fn = makeCanonicalizer(type);
+    canonicalizers.set(type, fn);
+  }
+  return fn;
+}
+
+function makeCanonicalizer(type: PortableType): (value: PortableValue) => string {
+  const NULL = '\u0000';
   switch (kindOf(type)) {
     case 'real':
-      return String(Math.fround(Number(value)));
+      return (v) => (v === null ? NULL : String(Math.fround(Number(v))));
     case 'double':
-      return String(Number(value));
+      return (v) => (v === null ? NULL : String(Number(v)));
     case 'decimal':
-      return canonicalNumber(String(value)) ?? String(value);
+      return (v) => (v === null ? NULL : (canonicalNumber(String(v)) ?? String(v)));
     case 'json':
-      try {
-        return canonicalJson(JSON.parse(String(value)));
-      } catch {
-        return String(value);
-      }
+      return (v) => {
+        if (v === null) return NULL;
+        try {
+          return canonicalJson(JSON.parse(String(v)));
+        } catch {
+          return String(v);
+        }
+      };
     case 'vector':
-      try {
-        return JSON.stringify((JSON.parse(String(value)) as number[]).map((n) => Math.fround(n)));
-      } catch {
-        return String(value);
-      }
+      return (v) => {
+        if (v === null) return NULL;
+        try {
+          return JSON.stringify((JSON.parse(String(v)) as number[]).map((n) => Math.fround(n)));
+        } catch {
+          return String(v);
+        }
+      };
     case 'uuid':
-      return String(value).toLowerCase();
+      return (v) => (v === null ? NULL : String(v).toLowerCase());
     case 'blob':
-      return value instanceof Uint8Array ? Buffer.from(value).toString('hex') : String(value);
+      return (v) =>
+        v === null ? NULL : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : String(v);
     case 'boolean':
-      return value ? 't' : 'f';
+      return (v) => (v === null ? NULL : v ? 't' : 'f');
     default:
-      return String(value);
+      return (v) => (v === null ? NULL : typeof v === 'string' ? v : String(v));
   }
 }
 

@@ -27,6 +27,12 @@ import { type TableVerification, verifyPlan, verifyTable } from './verify-copy.j
  * @example
  * const options: CopyOptions = { from: { dialect: sqlite, connection: a }, to: { dialect: pg, connection: b }, tables: ['users'] };
  */
+/**
+ * Rows per batch (and per commit) of a copy. Measured on 1M rows SQLite → PostgreSQL: 5,000 is as
+ * fast as 10,000 or 25,000 and keeps the two batches in flight (one read ahead) small.
+ */
+const DEFAULT_COPY_BATCH = 5_000;
+
 export interface CopyOptions {
   from: DatabaseHandle;
   to: DatabaseHandle;
@@ -41,7 +47,7 @@ export interface CopyOptions {
   mapping?: CopyMapping;
   /** A mapping file (JSON, see {@link parseCopyMapping}); used when `mapping` is not given. */
   mappingFile?: string;
-  /** Rows per read, write and commit; default 10 000. */
+  /** Rows per read, write and commit; default 5 000. */
   batchSize?: number;
   /** Drop existing target tables first. Default: a non-empty existing target table is `E_TARGET_NOT_EMPTY`. */
   replace?: boolean;
@@ -124,7 +130,7 @@ const createdJob = (jobId: string) => `${jobId}:created`;
 export async function copyDatabase(options: CopyOptions): Promise<CopyReport> {
   const started = performance.now();
   const { from, to, signal } = options;
-  const batchSize = options.batchSize ?? 10_000;
+  const batchSize = options.batchSize ?? DEFAULT_COPY_BATCH;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new DataTransferError('E_MAPPING', `batch size must be a whole number >= 1, got ${batchSize}`);
   }
@@ -636,7 +642,7 @@ export async function verifyCopy(
   options: VerifyCopyOptions,
 ): Promise<Array<{ source: string; target: string } & TableVerification>> {
   const { from, to } = options;
-  const batchSize = options.batchSize ?? 10_000;
+  const batchSize = options.batchSize ?? DEFAULT_COPY_BATCH;
   const mapping =
     options.mapping ?? (options.mappingFile ? await readMappingFile(options.mappingFile) : undefined);
   const history = options.history ?? options.tables === undefined;
