@@ -10,6 +10,7 @@ import {
   type MigratorOptions,
   type Plugin,
 } from '@cmpkg/core';
+import { createTransformRunner } from '@cmpkg/transform';
 import { dialectFor, redactUrl, resolveDatabaseUrl } from './dialects.js';
 import type { CliIo, Output } from './output.js';
 
@@ -256,6 +257,9 @@ export async function withMigrator<T>(
       plugin,
       lockTimeoutMs: settings.lockTimeoutMs,
       allowOutOfOrder: settings.allowOutOfOrder,
+      // `transform` steps run through @cmpkg/transform's built-ins; `custom` functions need a host
+      // that registers them (the library API), so the CLI reports them as unknown before any row moves.
+      transformRunner: createTransformRunner(),
       ...extras,
     };
     if (settings.user !== undefined) migratorOptions.user = settings.user;
