@@ -41,6 +41,12 @@ export interface QueryResult<R = Record<string, unknown>> {
   rowsAffected: number;
 }
 
+/**
+ * Options of `Connection.execute`.
+ *
+ * @example
+ * const { rows } = await conn.execute<unknown[]>('SELECT id, title FROM entries', [], { rowMode: 'array' });
+ */
 export interface ExecuteOptions {
   /**
    * Cancel the statement after this many milliseconds where the server can; dialects that cannot
@@ -126,8 +132,9 @@ export interface BulkWriterOptions {
 
 /**
  * Writes rows into one table in the engine's fastest way (PostgreSQL COPY, MySQL multi-row INSERT
- * sized under `max_allowed_packet`, SQLite one prepared INSERT). A writer opens no transaction of its
- * own: the caller decides what a batch commits with. A failed `write` leaves none of its rows.
+ * sized under `max_allowed_packet`, SQLite one prepared INSERT). Each `write` is atomic: a savepoint
+ * inside the caller's transaction (the caller decides what a batch commits with), or a transaction
+ * of its own when the caller holds none. A failed `write` leaves none of its rows.
  *
  * @example
  * const writer = await dialect.bulkWriter(conn, 'entries', [{ name: 'id', type: 'bigint' }, { name: 'title', type: 'text' }]);
@@ -179,6 +186,9 @@ export interface Dialect {
   /**
    * A writer for many rows of one table; `table` and `columns` are unquoted names. Values must
    * already be {@link PortableValue}s of each column's type (`decodeValue`).
+   *
+   * @example
+   * const writer = await dialect.bulkWriter(conn, 'tags', [{ name: 'id', type: 'bigint' }, { name: 'name', type: 'text' }]);
    */
   bulkWriter(
     conn: Connection,
@@ -190,12 +200,18 @@ export interface Dialect {
    * A SELECT-list expression that reads the (already quoted) `column` of portable type `type` in a
    * form `decodeValue` turns into the exact value: times as text in UTC with microseconds, 64-bit
    * integers and decimals as text where the driver would round them, JSON as text.
+   *
+   * @example
+   * const select = `SELECT ${dialect.readExpression(dialect.quoteIdentifier('created_at'), 'timestamptz')} FROM entries`;
    */
   readExpression(column: string, type: PortableType): string;
   /**
    * After rows were written with explicit values in an auto-increment column: makes the next
    * generated value follow the largest one (PostgreSQL `setval`; MySQL and SQLite move on their own,
    * but the call is still safe).
+   *
+   * @example
+   * await dialect.syncAutoIncrement(conn, 'entries', 'id');
    */
   syncAutoIncrement(conn: Connection, table: string, column: string): Promise<void>;
   /** Makes a restorable copy of the database; absent where the dialect cannot. */

@@ -69,7 +69,7 @@ export interface InputBatch<T> {
  * @example
  * const options: BatchLoopOptions<PortableValue[]> = {
  *   db: target, name: 'users', targets: [{ table: 'users', columns }],
- *   input: batchesOf(readTable(source, readOptions)),
+ *   input: readTable(source, { table: 'users', columns, key: ['id'], batchSize: 1000 }),
  *   mapRow: (row) => [row], describeRow: (row) => `id=${row[0]}`,
  * };
  */

@@ -2,7 +2,12 @@ import type { PortableType, PortableValue, TableDefinition } from '@cmpkg/core';
 import { decodeJsonValue, encodeJsonValue } from '@cmpkg/core';
 import { type DatabaseHandle, placeholder } from './database-handle.js';
 
-/** The table that keeps the last key written per job and table (same name on every engine). */
+/**
+ * The table that keeps the last key written per job and table (same name on every engine).
+ *
+ * @example
+ * await db.connection.execute(`SELECT job_id, table_name FROM ${CHECKPOINT_TABLE}`);
+ */
 export const CHECKPOINT_TABLE = 'cmpkg_checkpoints';
 
 const DEFINITION: TableDefinition = {

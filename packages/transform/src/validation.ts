@@ -41,6 +41,9 @@ function numeric(v: PortableValue): number | undefined {
  * | `uuid` | the text is a UUID |
  * | `in:a,b,c` | the value (as text) is one of the listed values |
  * | `type:integer\|number\|string\|boolean\|date` | the value has that type (numeric text counts as a number, ISO text as a date) |
+ *
+ * @example
+ * RULE_NAMES.includes('email'); // true
  */
 export const RULE_NAMES = [
   'required',

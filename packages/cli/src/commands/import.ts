@@ -23,7 +23,7 @@ export interface ImportCommandOptions {
   batchSize?: number;
   /** Write the good rows and set the bad ones aside (default: one bad row imports nothing). */
   skipErrors?: boolean;
-  /** With `skipErrors`: the bad rows as NDJSON `{line, error, row}`. */
+  /** With `skipErrors`: the bad rows as NDJSON `{file, line, error, row}`. */
   rejectFile?: string;
   /** Check every row and report; write nothing. */
   validate?: boolean;
@@ -46,7 +46,7 @@ function checkOptions(o: ImportCommandOptions): void {
  * each value with the target column's type. By default the whole import is one transaction: a bad
  * row (unknown field, wrong type, constraint violation) exits 2 naming `file:line`, and nothing is
  * written. `--skip-errors` writes the good rows and, with `--reject-file`, the bad ones as NDJSON
- * `{line, error, row}`. `--mode merge` upserts by primary key, `replace` empties each table first
+ * `{file, line, error, row}`. `--mode merge` upserts by primary key, `replace` empties each table first
  * (same transaction). `--validate` checks everything and writes nothing.
  *
  * @example

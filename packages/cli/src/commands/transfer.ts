@@ -16,7 +16,7 @@ import { dialectFor, redactUrl, resolveDatabaseUrl } from '../dialects.js';
  * as for `--db`). An unknown URL exits 2 before anything is opened.
  *
  * @example
- * const source = await openUrl(ctx, settings, '--from', 'sqlite:./app.db', { readOnly: true });
+ * const source = await openUrl(ctx, settings, 'sqlite:./app.db', { readOnly: true });
  */
 export async function openUrl(
   ctx: CommandContext,

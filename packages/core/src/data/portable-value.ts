@@ -27,7 +27,12 @@ import { type PortableType, parsePortableType } from '../schema/portable-types.j
  */
 export type PortableValue = null | string | number | bigint | boolean | Uint8Array;
 
-/** A value that does not fit its column's portable type (`decodeValue`). */
+/**
+ * A value that does not fit its column's portable type (`decodeValue`).
+ *
+ * @example
+ * try { decodeValue('integer', 'abc'); } catch (err) { if (err instanceof ValueDecodeError) console.log(err.type); } // 'integer'
+ */
 export class ValueDecodeError extends TypeError {
   constructor(
     readonly type: PortableType,

@@ -22,21 +22,24 @@ import { compileCopyRows, type RowMapper } from './copy-rows.js';
 import { type TableVerification, verifyPlan, verifyTable } from './verify-copy.js';
 
 /**
- * Options of {@link copyDatabase}.
- *
- * @example
- * const options: CopyOptions = { from: { dialect: sqlite, connection: a }, to: { dialect: pg, connection: b }, tables: ['users'] };
- */
-/**
  * Rows per batch (and per commit) of a copy. Measured on 1M rows SQLite → PostgreSQL: 5,000 is as
  * fast as 10,000 or 25,000 and keeps the two batches in flight (one read ahead) small.
  */
 const DEFAULT_COPY_BATCH = 5_000;
 
+/**
+ * Options of {@link copyDatabase}.
+ *
+ * @example
+ * const options: CopyOptions = { from: { dialect: sqlite, connection: a }, to: { dialect: pg, connection: b }, tables: ['users'] };
+ */
 export interface CopyOptions {
   from: DatabaseHandle;
   to: DatabaseHandle;
-  /** Source tables to copy; default: every table except `cmpkg_*`. An unknown name is `E_USAGE`. */
+  /**
+   * Source tables to copy; default: every table except `cmpkg_*` (plus the history tables, see
+   * `history`). An unknown name is `E_USAGE`.
+   */
   tables?: string[];
   /**
    * Also copy cmpkg's history tables (`cmpkg_migrations`, `cmpkg_steps`, `cmpkg_executions`,

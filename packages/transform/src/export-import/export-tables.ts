@@ -16,9 +16,19 @@ import { type ProgressEvent, ProgressTracker } from '../progress.js';
 import { chooseKey, readTable } from '../table-reader.js';
 import { openAtomicWriter, type TextSink } from './ndjson.js';
 
-/** The `format` of `export.json`. */
+/**
+ * The `format` of `export.json`.
+ *
+ * @example
+ * if (manifest.format !== EXPORT_FORMAT) throw new Error('not a cmpkg export');
+ */
 export const EXPORT_FORMAT = 'cmpkg-export/1';
-/** The manifest a directory export writes next to its `.ndjson` files. */
+/**
+ * The manifest a directory export writes next to its `.ndjson` files.
+ *
+ * @example
+ * const manifest = JSON.parse(await readFile(join(dir, EXPORT_MANIFEST), 'utf8')) as ExportManifest;
+ */
 export const EXPORT_MANIFEST = 'export.json';
 
 /**

@@ -94,7 +94,12 @@ export interface ImportReport {
   durationMs: number;
 }
 
-/** How many problems a report lists; the reject file has them all. */
+/**
+ * How many problems a report lists; the reject file has them all.
+ *
+ * @example
+ * if (report.rejected > MAX_PROBLEMS) console.log(`first ${MAX_PROBLEMS} shown; see ${report.rejectFile}`);
+ */
 export const MAX_PROBLEMS = 100;
 
 interface ImportFile {

@@ -44,32 +44,7 @@ export async function* readNdjsonLines(file: string, signal?: AbortSignal): Asyn
 }
 
 /**
- * Parses one NDJSON line into a row object; anything but a JSON object is an `E_DATA` error naming
- * `file:line`.
- *
- * @example
- * parseNdjsonRow('{"id":1}', 'users.ndjson', 1); // { id: 1 }
- */
-export function parseNdjsonRow(text: string, file: string, line: number): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new DataTransferError('E_DATA', `${file}:${line}: invalid JSON (${(err as Error).message})`, {
-      details: { file, line },
-      cause: err,
-    });
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new DataTransferError('E_DATA', `${file}:${line}: expected one JSON object per line (a row)`, {
-      details: { file, line },
-    });
-  }
-  return value as Record<string, unknown>;
-}
-
-/**
- * A text sink for exports and reject logs. Writing to a path goes to a temporary file next to it
+ * A text sink for exports. Writing to a path goes to a temporary file next to it
  * that `commit` renames into place, so a failed or interrupted run never leaves a partial file;
  * `abort` removes the temporary file. The SHA-256 and byte count of what was written are kept.
  *
