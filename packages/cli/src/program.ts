@@ -192,7 +192,11 @@ export function buildProgram(
     .requiredOption('--to <url>', 'target database URL')
     .option('--tables <names>', 'only these tables, comma-separated (default: all)', nameList('--tables'))
     .option('--map <file>', 'mapping file: renames, left-out columns, field mappings')
-    .option('--batch-size <n>', 'rows per batch and per commit (default 5000)', positiveInteger('--batch-size'))
+    .option(
+      '--batch-size <n>',
+      'rows per batch and per commit (default 5000)',
+      positiveInteger('--batch-size'),
+    )
     .option('--replace', 'drop existing target tables first instead of refusing non-empty ones')
     .option('--no-verify', 'skip the row-count and checksum comparison')
     .option(
