@@ -57,6 +57,7 @@ export function compileCopyRows(
   // Compiled values come in entry order; the target's columns are in the plan's order.
   const position = new Map(order.map((name, i) => [name, i]));
   const permutation = plan.targetColumns.map((c) => position.get(c.name)!);
+  const identity = permutation.every((p, i) => p === i) && permutation.length === order.length;
   const extra = compiled.extras.map((e) => {
     const i = user.findIndex(
       (m) => m.transform?.type === 'expression' && m.transform.definition === e.expression,
@@ -68,7 +69,7 @@ export function compileCopyRows(
     extra,
     map(row, extras) {
       const values = compiled.mapRow(row, extras)[0]!;
-      return permutation.map((i) => values[i] ?? null);
+      return identity ? values : permutation.map((i) => values[i] ?? null);
     },
     describeRow: (row) => compiled.describeRow(row),
   };

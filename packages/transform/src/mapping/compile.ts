@@ -7,7 +7,13 @@ import type {
   PortableValue,
   ValidationRule,
 } from '@cmpkg/core';
-import { DataTransferError, decodeValue, parsePortableType, TRANSFORM_FUNCTIONS } from '@cmpkg/core';
+import {
+  DataTransferError,
+  decodeValue,
+  parsePortableType,
+  TRANSFORM_FUNCTIONS,
+  valueDecoder,
+} from '@cmpkg/core';
 import { type BatchTarget, RowError } from '../batch-loop.js';
 import { defaultRegistry, type TransformRegistry } from '../registry.js';
 import { describeKey } from '../table-reader.js';
@@ -110,6 +116,8 @@ interface ColumnPlan {
   hasDefault: boolean;
   required: boolean;
   passthrough: boolean;
+  /** `valueDecoder(type)`, made on first use. */
+  decode?: (raw: unknown) => PortableValue;
 }
 
 const TEXT: PortableType = 'text';
@@ -428,7 +436,7 @@ export function compileMapping(options: CompileMappingOptions): CompiledMapping 
   const warningRules = rules.filter((r) => r.source.severity === 'warning');
 
   function finalize(p: ColumnPlan, raw: unknown): PortableValue {
-    let value = raw;
+    const value = raw;
     if (value === null || value === undefined) {
       if (p.hasDefault) return p.defaultValue;
       if (p.required)
@@ -437,11 +445,11 @@ export function compileMapping(options: CompileMappingOptions): CompiledMapping 
     }
     if (p.passthrough) return value as PortableValue;
     try {
-      value = decodeValue(p.type, value);
+      p.decode ??= valueDecoder(p.type);
+      return p.decode(value);
     } catch (err) {
       throw asRowError(err, p.field);
     }
-    return value as PortableValue;
   }
 
   const width = plans.map((p) => p.length);

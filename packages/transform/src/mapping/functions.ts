@@ -61,6 +61,18 @@ export interface BuiltinFunction {
 const text = (v: unknown): string =>
   typeof v === 'string' ? v : v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : String(v);
 
+/**
+ * Spaces (only) off both ends, as SQL TRIM does. By hand rather than with a global regex replace,
+ * which on a million rows made V8's heap grow to several hundred MB.
+ */
+function trimSpaces(t: string): string {
+  let start = 0;
+  let end = t.length;
+  while (start < end && t.charCodeAt(start) === 32) start++;
+  while (end > start && t.charCodeAt(end - 1) === 32) end--;
+  return start === 0 && end === t.length ? t : t.slice(start, end);
+}
+
 function toNumber(v: unknown, what: string): number {
   if (typeof v === 'number') return v;
   if (typeof v === 'bigint') return Number(v);
@@ -358,7 +370,7 @@ export const BUILTIN_FUNCTIONS: Readonly<Record<TransformFunctionName, BuiltinFu
     required: 0,
     nullSafe: true,
     textInput: true,
-    js: (v) => text(v).replace(/^ +| +$/g, ''),
+    js: (v) => trimSpaces(text(v)),
     sql: ({ input }) => `TRIM(${input})`,
   },
   upper: {
