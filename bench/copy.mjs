@@ -36,7 +36,7 @@ const { values: args } = parseArgs({
   options: {
     rows: { type: 'string' },
     runs: { type: 'string', default: '1' },
-    'batch-size': { type: 'string', default: '10000' },
+    'batch-size': { type: 'string' },
     'rss-only': { type: 'boolean', default: false },
     only: { type: 'string' },
     child: { type: 'string' },
@@ -429,7 +429,8 @@ async function psqlCopy(csv, url) {
 const rssOnly = args['rss-only'];
 const ROWS = count(args.rows ?? (rssOnly ? '10000000' : '1000000'), 'rows');
 const RUNS = count(args.runs, 'runs');
-const BATCH = count(args['batch-size'], 'batch-size');
+// Unset: copyDatabase's own default, which is what `cmpkg copy` uses.
+const BATCH = args['batch-size'] === undefined ? undefined : count(args['batch-size'], 'batch-size');
 const CONTENDERS = ['cmpkg', 'pgloader', 'copy'];
 const only = rssOnly ? ['cmpkg'] : (args.only ?? CONTENDERS.join(',')).split(',');
 for (const name of only) {
