@@ -1,4 +1,5 @@
 import {
+  atomically,
   type BulkColumn,
   type Connection,
   canonicalValueText,
@@ -357,6 +358,41 @@ describeEngines('bulk writes', (engine) => {
     // Nothing was left open: a rollback now must not undo the committed writes.
     await conn.execute('ROLLBACK').catch(() => undefined);
     expect(await db.count('solo')).toBe(2);
+  });
+
+  it('connection.inTransaction follows BEGIN, COMMIT, ROLLBACK and a savepoint', async () => {
+    await create(smallTable('tx'));
+    const states: boolean[] = [conn.inTransaction];
+    await conn.execute('BEGIN');
+    states.push(conn.inTransaction);
+    await conn.execute(`INSERT INTO ${q('tx')} (id, name) VALUES (1, 'a')`);
+    states.push(conn.inTransaction);
+    await conn.execute('COMMIT');
+    states.push(conn.inTransaction);
+    await conn.execute('BEGIN');
+    await conn.execute('ROLLBACK');
+    states.push(conn.inTransaction);
+    expect(states).toEqual([false, true, true, false, false]);
+  });
+
+  it('atomically: its own transaction outside one, a savepoint inside one; a failure leaves nothing', async () => {
+    await create(smallTable('atom'));
+    const insert = (id: number) => conn.execute(`INSERT INTO ${q('atom')} (id, name) VALUES (${id}, 'x')`);
+    await atomically(conn, 'sp_test', () => insert(1));
+    expect(conn.inTransaction).toBe(false);
+    await expect(
+      atomically(conn, 'sp_test', async () => (await insert(2), await insert(1))),
+    ).rejects.toThrow();
+    expect(conn.inTransaction).toBe(false);
+    await conn.execute('BEGIN');
+    await expect(
+      atomically(conn, 'sp_test', async () => (await insert(3), await insert(1))),
+    ).rejects.toThrow();
+    // The caller's transaction is still open and usable (PostgreSQL would refuse statements otherwise).
+    expect(conn.inTransaction).toBe(true);
+    await atomically(conn, 'sp_test', () => insert(4));
+    await conn.execute('COMMIT');
+    expect(await db.query(`SELECT id FROM ${q('atom')} ORDER BY id`)).toEqual([{ id: 1 }, { id: 4 }]);
   });
 
   it('writes 300 rows of 200 KB in one batch (MySQL splits it under max_allowed_packet)', async () => {

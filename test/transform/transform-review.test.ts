@@ -66,9 +66,10 @@ describeEngines('transform review', (engine) => {
     await srcAndDst(o, 6, 5); // batches [1,2] [3,4] [5,6]: the third fails
     await o.connection.execute('BEGIN');
     await o.connection.execute('insert into dst values (100, 1)');
-    await expect(
-      runTransform(copySpec, { source: o.db, inTransaction: true, fastPath: false }),
-    ).rejects.toMatchObject({ code: 'E_DATA', message: expect.stringMatching(/id=5/) });
+    await expect(runTransform(copySpec, { source: o.db, fastPath: false })).rejects.toMatchObject({
+      code: 'E_DATA',
+      message: expect.stringMatching(/id=5/),
+    });
     // Only the caller's own row: none of batches 1-2, nor row 6's neighbours.
     expect(await count(o.connection, 'dst')).toBe(1);
     await o.connection.execute('insert into dst values (101, 2)');
@@ -155,7 +156,7 @@ describeEngines('transform review (PostgreSQL transaction)', () => {
     };
     await o.connection.execute('BEGIN');
     await o.connection.execute('insert into ratio values (100, 1)');
-    await expect(runTransform(spec, { source: o.db, inTransaction: true, fastPath: false })).rejects.toThrow(
+    await expect(runTransform(spec, { source: o.db, fastPath: false })).rejects.toThrow(
       /invalid input syntax/,
     );
     expect(await count(o.connection, 'ratio')).toBe(1);

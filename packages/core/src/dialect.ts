@@ -70,6 +70,11 @@ export interface Connection {
   readonly displayUrl: string;
   /** Kysely bound to this one connection. */
   readonly db: Kysely<object>;
+  /**
+   * Whether a transaction is open on this session (tracked from the driver or the server's status
+   * flags, never by asking the server), so a writer can choose a savepoint or a transaction of its own.
+   */
+  readonly inTransaction: boolean;
   execute<R = Record<string, unknown>>(
     sql: string,
     params?: readonly unknown[],

@@ -3,6 +3,7 @@ export * from './checksum.js';
 export * from './config.js';
 export * from './data/portable-value.js';
 export type * from './dialect.js';
+export * from './engine/atomically.js';
 export * from './engine/migrator.js';
 export type * from './engine/types.js';
 export * from './errors.js';

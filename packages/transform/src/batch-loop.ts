@@ -1,5 +1,5 @@
 import type { BulkColumn, BulkWriter, Dialect, PortableValue } from '@cmpkg/core';
-import { DataTransferError, ValueDecodeError } from '@cmpkg/core';
+import { atomically, DataTransferError, ValueDecodeError } from '@cmpkg/core';
 import type { CheckpointStore } from './checkpoint-store.js';
 import type { DatabaseHandle } from './database-handle.js';
 import { type ProgressEvent, ProgressTracker } from './progress.js';
@@ -92,12 +92,6 @@ export interface BatchLoopOptions<T, B extends InputBatch<T> = InputBatch<T>> {
   /** `abort` (default): the first bad row stops the run with `E_DATA`. `reject`: bad rows go to `rejects`. */
   onError?: 'abort' | 'reject';
   rejects?: RejectLog;
-  /**
-   * The caller holds a transaction on `db` (its own `commit: 'end'`, or a migration's): the loop
-   * never runs BEGIN/COMMIT/ROLLBACK and saves no checkpoints. Default false: each batch is one
-   * transaction with its checkpoint.
-   */
-  callerHoldsTransaction?: boolean;
   /** Save the last key after every batch (in the batch's transaction) and `done` at the end. */
   checkpoint?: { store: CheckpointStore; jobId: string; rowsDone?: number };
   phase?: ProgressEvent['phase'];
@@ -154,7 +148,10 @@ export async function runBatchLoop<T, B extends InputBatch<T> = InputBatch<T>>(
   if (policy === 'reject' && !rejects) {
     throw new DataTransferError('E_MAPPING', `${name}: the reject policy needs a reject log file`);
   }
-  const ownTx = !options.callerHoldsTransaction;
+  // A caller that holds a transaction on the target (its own `commit: 'end'`, an import, a
+  // migration's) keeps it: the loop then runs no BEGIN/COMMIT/ROLLBACK and saves no checkpoints.
+  // Otherwise each batch is one transaction with its checkpoint.
+  const ownTx = !db.connection.inTransaction;
   const rejectRecord =
     options.rejectRecord ??
     ((_row: T, error: Error, key: string) => ({
@@ -317,19 +314,22 @@ async function writeWithIsolation<T>(a: {
 }): Promise<WriteOutcome<T>> {
   const { db, targets, writers, perTarget } = a;
   const conn = db.connection;
-  const multi = targets.length > 1;
+  // Each writer's write is atomic on its own; several targets share one savepoint so an input row
+  // lands in all of them or in none.
   const savepoint = `cmpkg_batch_${++savepoints}`;
+  const together = <R>(work: () => Promise<R>): Promise<R> =>
+    targets.length > 1 ? atomically(conn, savepoint, work) : work();
   try {
-    if (multi) await conn.execute(`SAVEPOINT ${savepoint}`);
-    let written = 0;
-    for (let j = 0; j < targets.length; j++) {
-      const rows = perTarget[j]!;
-      if (rows.length > 0) written += await writers[j]!.write(rows);
-    }
-    if (multi) await conn.execute(`RELEASE SAVEPOINT ${savepoint}`);
+    const written = await together(async () => {
+      let n = 0;
+      for (let j = 0; j < targets.length; j++) {
+        const rows = perTarget[j]!;
+        if (rows.length > 0) n += await writers[j]!.write(rows);
+      }
+      return n;
+    });
     return { written, failed: [] };
   } catch (err) {
-    if (multi) await rollbackTo(db, savepoint);
     if (!isRowError(db.dialect, err)) throw err;
   }
   const outcome: WriteOutcome<T> = { written: 0, failed: [] };
@@ -339,16 +339,15 @@ async function writeWithIsolation<T>(a: {
     const row = a.rows[i] as T;
     let j = 0;
     try {
-      if (multi) await conn.execute(`SAVEPOINT ${savepoint}`);
-      let written = 0;
-      for (j = 0; j < targets.length; j++) {
-        const values = m[j];
-        if (values) written += await writers[j]!.write([values]);
-      }
-      if (multi) await conn.execute(`RELEASE SAVEPOINT ${savepoint}`);
-      outcome.written += written;
+      outcome.written += await together(async () => {
+        let n = 0;
+        for (j = 0; j < targets.length; j++) {
+          const values = m[j];
+          if (values) n += await writers[j]!.write([values]);
+        }
+        return n;
+      });
     } catch (err) {
-      if (multi) await rollbackTo(db, savepoint);
       if (!isRowError(db.dialect, err)) throw err;
       const table = targets[j]?.table ?? targets[0]!.table;
       const message = (err as Error).message;
@@ -363,11 +362,6 @@ async function writeWithIsolation<T>(a: {
     }
   }
   return outcome;
-}
-
-async function rollbackTo(db: DatabaseHandle, savepoint: string): Promise<void> {
-  await db.connection.execute(`ROLLBACK TO SAVEPOINT ${savepoint}`);
-  await db.connection.execute(`RELEASE SAVEPOINT ${savepoint}`);
 }
 
 /**

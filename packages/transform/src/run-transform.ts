@@ -42,8 +42,6 @@ export interface RunTransformOptions {
    * a checkpoint per batch; an interrupted run resumes where it stopped when run again with the same `jobId`.
    */
   commit?: 'end' | 'batch';
-  /** The caller already holds a transaction on the target: never BEGIN/COMMIT. */
-  inTransaction?: boolean;
   /** Key of the checkpoints (`commit: 'batch'`); default: derived from the spec and databases. */
   jobId?: string;
   signal?: AbortSignal;
@@ -268,7 +266,10 @@ export async function runTransform(
   const sameConnection = target.connection === source.connection;
   const registry = options.registry ?? defaultRegistry;
   const onError = options.onError ?? 'abort';
-  const commit = options.inTransaction ? 'end' : (options.commit ?? 'end');
+  // A caller's open transaction on the target (a migration's) is used, never committed: a run
+  // inside it is all-or-nothing with it.
+  const ownTx = !target.connection.inTransaction;
+  const commit = ownTx ? (options.commit ?? 'end') : 'end';
   if (onError === 'reject' && !options.rejectFile) {
     throw new UsageError('transform: onError "reject" needs a rejectFile for the rejected rows');
   }
@@ -290,7 +291,6 @@ export async function runTransform(
     durationMs: 0,
   };
   const conn = target.connection;
-  const ownTx = !options.inTransaction;
 
   const jobId =
     options.jobId ??
@@ -377,7 +377,6 @@ export async function runTransform(
         describeRow: (row) => compiled.describeRow(row),
         onError,
         ...(rejects ? { rejects } : {}),
-        callerHoldsTransaction: commit === 'end',
         ...(store ? { checkpoint: { store, jobId, rowsDone: cp?.rowsDone ?? 0 } } : {}),
         phase: 'transform',
         totalRows,

@@ -21,7 +21,7 @@ export interface TransformRunnerOptions {
 
 /**
  * The runner of `transform` steps for core's `Migrator`. Inside the migration's transaction
- * (`ctx.inTransaction`) the transform runs in it; otherwise a `transactional` step gets one
+ * (the connection is in a transaction) the transform runs in it; otherwise a `transactional` step gets one
  * transaction of its own, and a step with `transactional: false` commits and checkpoints every
  * batch under the step's job id, so a re-run migration resumes the step where it stopped.
  *
@@ -41,8 +41,7 @@ export function createTransformRunner(options: TransformRunnerOptions = {}): Tra
       const onError = options.onError ?? 'abort';
       const result = await runTransform(spec, {
         source: { dialect: ctx.dialect, connection: ctx.connection },
-        inTransaction: ctx.inTransaction,
-        commit: ctx.inTransaction || step.transactional ? 'end' : 'batch',
+        commit: step.transactional ? 'end' : 'batch',
         jobId: ctx.jobId,
         signal: ctx.signal,
         onError,

@@ -47,7 +47,7 @@ export class StepRunner {
     const { conn, dialect, retry } = this.options;
     const useSavepoint = inTransaction && dialect.capabilities.savepoints;
     const started = performance.now();
-    const progress = { next: inTransaction ? 0 : (step.resumeAt ?? 0), onStatement, inTransaction };
+    const progress = { next: inTransaction ? 0 : (step.resumeAt ?? 0), onStatement };
     for (let attempt = 1; ; attempt++) {
       const name = `cmpkg_step_${++this.#savepoint}`;
       if (useSavepoint) await conn.execute(`SAVEPOINT ${name}`);
@@ -95,11 +95,7 @@ export class StepRunner {
   async #attempt(
     pm: PlannedMigration,
     step: PlannedStep,
-    progress: {
-      next: number;
-      onStatement?: ((done: number) => Promise<void>) | undefined;
-      inTransaction: boolean;
-    },
+    progress: { next: number; onStatement?: ((done: number) => Promise<void>) | undefined },
   ): Promise<number> {
     const { conn, dialect } = this.options;
     if (step.preValidation !== undefined) await this.#validate(pm, step, 'preValidation', step.preValidation);
@@ -140,7 +136,6 @@ export class StepRunner {
           connection: conn,
           dialect,
           signal,
-          inTransaction: progress.inTransaction,
           jobId: `${pm.pluginId}:${pm.id}:${step.id}`,
         }),
       );

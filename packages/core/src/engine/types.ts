@@ -234,19 +234,14 @@ export interface RetryOptions {
  * What a {@link TransformRunner} is given for one `transform` step.
  *
  * @example
- * const ctx: TransformContext = { connection, dialect, signal, inTransaction: true, jobId: 'kb:kb-004:copy' };
+ * const ctx: TransformContext = { connection, dialect, signal, jobId: 'kb:kb-004:copy' };
  */
 export interface TransformContext {
+  /** The migration's connection; `connection.inTransaction` says whether the step runs inside the migration's transaction. */
   connection: Connection;
   dialect: Dialect;
   /** Aborted when the step's timeout passes. */
   signal: AbortSignal;
-  /**
-   * The engine already runs the step inside a transaction (engines with transactional DDL). When
-   * false, the runner decides: one transaction of its own, or (steps with `transactional: false`)
-   * a commit and a checkpoint per batch so a resumed migration goes on where it stopped.
-   */
-  inTransaction: boolean;
   /** `pluginId:migrationId:stepId`: the key of the step's checkpoints. */
   jobId: string;
 }

@@ -7,7 +7,7 @@ import type {
   PortableTypeKind,
   PortableValue,
 } from '@cmpkg/core';
-import { DataTransferError, parsePortableType, sqlDateTime, UsageError } from '@cmpkg/core';
+import { atomically, DataTransferError, parsePortableType, sqlDateTime, UsageError } from '@cmpkg/core';
 import { quoteMysqlIdentifier as q } from './mysql-adapter.js';
 import { asMysqlConnection, type MysqlConnection } from './mysql-connection.js';
 import { mysqlStringLiteral } from './mysql-ddl.js';
@@ -57,33 +57,6 @@ export function mysqlLiteral(type: PortableType, value: PortableValue, noBacksla
   const kind = kindOf(type);
   const text = kind === 'date' || kind === 'timestamp' || kind === 'timestamptz' ? sqlDateTime(value) : value;
   return noBackslashEscapes ? `'${text.replace(/'/g, "''")}'` : mysqlStringLiteral(text);
-}
-
-/**
- * Runs `work` so that it either fully happens or leaves nothing: in a savepoint when the caller holds
- * a transaction (which stays usable after a failure), else in a transaction of its own.
- */
-async function atomically<T>(conn: MysqlConnection, savepoint: string, work: () => Promise<T>): Promise<T> {
-  const { rows } = await conn.execute<{ t: unknown }>('SELECT @@in_transaction AS t');
-  const own = Number(rows[0]?.t) !== 1;
-  await conn.execute(own ? 'START TRANSACTION' : `SAVEPOINT ${savepoint}`);
-  try {
-    const result = await work();
-    await conn.execute(own ? 'COMMIT' : `RELEASE SAVEPOINT ${savepoint}`);
-    return result;
-  } catch (err) {
-    try {
-      if (own) await conn.execute('ROLLBACK');
-      else {
-        await conn.execute(`ROLLBACK TO SAVEPOINT ${savepoint}`);
-        await conn.execute(`RELEASE SAVEPOINT ${savepoint}`);
-      }
-    } catch {
-      // A deadlock already rolled the whole transaction back (the savepoint with it): the write's
-      // own error is the one to report.
-    }
-    throw err;
-  }
 }
 
 let writers = 0;

@@ -622,6 +622,11 @@ export class MysqlConnection implements Connection {
     return this.#server;
   }
 
+  /** Whether the session is inside a transaction, from the server's status flags on the last OK packet. */
+  get inTransaction(): boolean {
+    return this.#inTransaction;
+  }
+
   /** The server's thread (connection) id of the current session; it changes on a reconnect. */
   get threadId(): number {
     return this.#session.threadId;

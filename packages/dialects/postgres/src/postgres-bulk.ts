@@ -9,7 +9,7 @@ import type {
   PortableTypeKind,
   PortableValue,
 } from '@cmpkg/core';
-import { parsePortableType, UsageError, ValueDecodeError } from '@cmpkg/core';
+import { atomically, parsePortableType, UsageError, ValueDecodeError } from '@cmpkg/core';
 import pgCopy from 'pg-copy-streams';
 import { type PostgresVectorType, quotePostgresIdentifier as q } from './postgres-adapter.js';
 import { asPostgresConnection, type PostgresConnection } from './postgres-connection.js';
@@ -150,35 +150,6 @@ async function copyRows(
   const stream = conn.client.query(pgCopy.from(sql));
   await pipeline(Readable.from(copyChunks(rows, encoders)), stream);
   return stream.rowCount;
-}
-
-/**
- * Runs `work` so that it either fully happens or leaves nothing: inside a savepoint when the caller
- * holds a transaction (which stays usable after a failure), else in a transaction of its own.
- */
-async function atomically<T>(
-  conn: PostgresConnection,
-  savepoint: string,
-  work: () => Promise<T>,
-): Promise<T> {
-  const own = conn.client.getTransactionStatus() === 'I';
-  await conn.execute(own ? 'BEGIN' : `SAVEPOINT ${savepoint}`);
-  try {
-    const result = await work();
-    await conn.execute(own ? 'COMMIT' : `RELEASE SAVEPOINT ${savepoint}`);
-    return result;
-  } catch (err) {
-    try {
-      if (own) await conn.execute('ROLLBACK');
-      else {
-        await conn.execute(`ROLLBACK TO SAVEPOINT ${savepoint}`);
-        await conn.execute(`RELEASE SAVEPOINT ${savepoint}`);
-      }
-    } catch {
-      // The session is gone (or the caller's transaction with it): the write's own error says more.
-    }
-    throw err;
-  }
 }
 
 let writers = 0;

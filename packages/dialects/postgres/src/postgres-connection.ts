@@ -341,6 +341,12 @@ export class PostgresConnection implements Connection {
     return this.#reconnects;
   }
 
+  /** Whether the session is inside a transaction (pg's view of the server's ReadyForQuery status: `T` or `E`). */
+  get inTransaction(): boolean {
+    const status = this.#client.getTransactionStatus() as string | null;
+    return status === 'T' || status === 'E';
+  }
+
   /** False once `close()` has been called. */
   get isOpen(): boolean {
     return !this.#closed;

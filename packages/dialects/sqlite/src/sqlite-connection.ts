@@ -132,6 +132,11 @@ export class SqliteConnection implements Connection {
     this.db = new Kysely<object>({ dialect: new KyselySqliteDialect({ database: handle }) });
   }
 
+  /** Whether a transaction (or a savepoint, which opens one) is open on the handle. */
+  get inTransaction(): boolean {
+    return this.handle.open && this.handle.inTransaction;
+  }
+
   /** False once `close()` has been called. */
   get isOpen(): boolean {
     return !this.#closed && this.handle.open;

@@ -305,7 +305,6 @@ async function importFile(
     }),
     onError: rejects ? 'reject' : 'abort',
     ...(rejects ? { rejects } : {}),
-    callerHoldsTransaction: true,
     phase: 'import',
     ...(f.rows !== undefined ? { totalRows: f.rows } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
