@@ -1,10 +1,10 @@
 import type { PortableValue, SchemaSnapshot, TableSnapshot, Transform, ValidationRule } from '@cmpkg/core';
-import { canonicalJson, DataTransferError, sha256Hex, UsageError } from '@cmpkg/core';
+import { atomically, canonicalJson, DataTransferError, sha256Hex, UsageError } from '@cmpkg/core';
 import { type BatchTarget, runBatchLoop } from './batch-loop.js';
 import { CheckpointStore } from './checkpoint-store.js';
 import type { DatabaseHandle } from './database-handle.js';
 import { type CompiledMapping, compileMapping, type MappingEntry } from './mapping/compile.js';
-import type { ProgressEvent } from './progress.js';
+import { type ProgressEvent, ProgressTracker } from './progress.js';
 import { defaultRegistry, type TransformRegistry } from './registry.js';
 import { RejectLog } from './reject-log.js';
 import { chooseKey, type ReadBatch, readTable } from './table-reader.js';
@@ -311,21 +311,16 @@ export async function runTransform(
       ? fastPathStatements(spec, plan, source)
       : undefined;
   if (statements) {
-    const done = await runFastPath(statements, target, ownTx);
+    const tracker = new ProgressTracker('transform', plan.sources[0]!.table.name);
+    tracker.start();
+    const done = await runFastPath(statements, target);
     if (done) {
       result.rowsRead = done.rowsRead;
       result.rowsWritten = done.rowsWritten;
       result.fastPath = true;
       result.durationMs = performance.now() - started;
-      options.onProgress?.({
-        phase: 'transform',
-        table: plan.sources[0]!.table.name,
-        rows: done.rowsRead,
-        totalRows: done.rowsRead,
-        rowsPerSecond: done.rowsRead / Math.max(result.durationMs / 1000, 1e-3),
-        etaSeconds: 0,
-        done: true,
-      });
+      tracker.setTotal(done.rowsRead);
+      options.onProgress?.(tracker.update(done.rowsRead, true));
       return result;
     }
   }
@@ -336,16 +331,10 @@ export async function runTransform(
     : undefined;
   const batchSize = spec.batchSize ?? 1000;
 
-  let inTx = false;
-  // In the caller's transaction: a savepoint, so a failure takes back every batch written so far
-  // (the promise of commit 'end') and a failed read leaves a PostgreSQL transaction usable.
-  const savepoint = ownTx ? undefined : `cmpkg_transform_${++savepoints}`;
-  try {
-    if (commit === 'end' && ownTx) {
-      await conn.execute('BEGIN');
-      inTx = true;
-    }
-    if (savepoint) await conn.execute(`SAVEPOINT ${savepoint}`);
+  // commit 'end' (and always inside a caller's transaction): all of it atomically, so a failure
+  // takes back every batch written so far and leaves a caller's PostgreSQL transaction usable.
+  // commit 'batch': the batch loop commits each batch with its checkpoint.
+  const streamAll = async () => {
     for (const sp of plan.sources) {
       const name = sp.table.name;
       const keyTypes = sp.key.map((k) => sp.compiled.readColumns.find((c) => c.name === k)!.type);
@@ -387,22 +376,14 @@ export async function runTransform(
       result.rowsWritten += loop.rowsWritten;
       result.rowsRejected += loop.rowsRejected;
     }
-    if (savepoint) await conn.execute(`RELEASE SAVEPOINT ${savepoint}`);
-    if (inTx) {
-      options.signal?.throwIfAborted();
-      await conn.execute('COMMIT');
-      inTx = false;
-    }
+    options.signal?.throwIfAborted();
+  };
+  try {
+    if (commit === 'end') await atomically(conn, `cmpkg_transform_${++savepoints}`, streamAll);
+    else await streamAll();
     if (rejects && commit === 'end') await rejects.flush();
     if (store) await store.clear(jobId);
   } catch (err) {
-    if (inTx) await conn.execute('ROLLBACK').catch(() => undefined);
-    else if (savepoint) {
-      await conn
-        .execute(`ROLLBACK TO SAVEPOINT ${savepoint}`)
-        .then(() => conn.execute(`RELEASE SAVEPOINT ${savepoint}`))
-        .catch(() => undefined);
-    }
     if (rejects && commit === 'end') await rejects.discard();
     throw err;
   }
@@ -455,41 +436,29 @@ function fastPathStatements(
 }
 
 /**
- * Runs the fast-path statements in a savepoint. On failure the savepoint is rolled back and
- * `undefined` is returned, so the streaming path runs and names the bad row; errors that say
- * nothing about the data (transient, timeout, permission) are rethrown.
+ * Runs the fast-path statements atomically (a transaction, or a savepoint of the caller's). On
+ * failure nothing of them stays and `undefined` is returned, so the streaming path runs and names
+ * the bad row; errors that say nothing about the data (transient, timeout, permission) are rethrown.
  */
 async function runFastPath(
   statements: readonly string[],
   db: DatabaseHandle,
-  ownTx: boolean,
 ): Promise<{ rowsRead: number; rowsWritten: number } | undefined> {
   const conn = db.connection;
-  const savepoint = 'cmpkg_fast_path';
-  if (ownTx) await conn.execute('BEGIN');
   try {
-    await conn.execute(`SAVEPOINT ${savepoint}`);
-    let rowsRead = 0;
-    let rowsWritten = 0;
-    try {
+    return await atomically(conn, 'cmpkg_fast_path', async () => {
+      let rowsRead = 0;
+      let rowsWritten = 0;
       for (const [i, sql] of statements.entries()) {
         const { rowsAffected } = await conn.execute(sql);
         if (i === 0) rowsRead = rowsAffected;
         rowsWritten += rowsAffected;
       }
-      await conn.execute(`RELEASE SAVEPOINT ${savepoint}`);
-    } catch (err) {
-      await conn.execute(`ROLLBACK TO SAVEPOINT ${savepoint}`);
-      await conn.execute(`RELEASE SAVEPOINT ${savepoint}`);
-      const cls = db.dialect.classifyError(err);
-      if (cls === 'transient' || cls === 'timeout' || cls === 'permission') throw err;
-      if (ownTx) await conn.execute('ROLLBACK');
-      return undefined;
-    }
-    if (ownTx) await conn.execute('COMMIT');
-    return { rowsRead, rowsWritten };
+      return { rowsRead, rowsWritten };
+    });
   } catch (err) {
-    if (ownTx) await conn.execute('ROLLBACK').catch(() => undefined);
-    throw err;
+    const cls = db.dialect.classifyError(err);
+    if (cls === 'transient' || cls === 'timeout' || cls === 'permission') throw err;
+    return undefined;
   }
 }
