@@ -48,6 +48,11 @@ async function copy(project: Project, args: string[]): Promise<CliResult> {
   return runCli(['copy', '--from', 'sqlite:./test.db', ...args], { cwd: project.dir });
 }
 
+/** Runs a command of the project's plugin against another database than the project's own. */
+function onDatabase(project: Project, url: string, args: string[]): Promise<CliResult> {
+  return runCli([...args, '--config', 'cmpkg.config.json', '--db', url], { cwd: project.dir });
+}
+
 async function introspect(url: string, engine: TestDatabase['engine']): Promise<SchemaSnapshot> {
   const dialect = testDialect(engine);
   const conn = await dialect.connect(url);
@@ -143,14 +148,14 @@ describeEngines(
       expect(fingerprint(project.dbFile)).toBe(sourceBefore);
 
       // The moved database is the same plugin installation: everything applied, nothing to do.
-      const status = await project.run(['status', '--db', target.url, '--json']);
+      const status = await onDatabase(project, target.url, ['status', '--json']);
       expect(status.code, describeRun(['status'], status)).toBe(0);
       const migrations = parseJsonOutput<{ migrations: Array<{ id: string; state: string }> }>(
         status,
       ).migrations;
       expect(migrations.length).toBeGreaterThan(0);
       for (const m of migrations) expect(m.state, m.id).toBe('applied');
-      const up = await project.run(['up', '--db', target.url]);
+      const up = await onDatabase(project, target.url, ['up']);
       expect(up.code, describeRun(['up'], up)).toBe(0);
       expect(up.stdout).toMatch(/Nothing to do/);
     });
@@ -208,6 +213,23 @@ describe('cmpkg copy between SQLite files', () => {
     expect(result.stdout).toMatch(/categories\s+4\s.*✓/);
     expect(result.stdout).toMatch(/entries\s+120\s.*✓/);
     expect(result.stdout).toMatch(/total\s+124\s/);
+  });
+
+  it('--no-history leaves the migration history behind: the target shows every migration pending', async () => {
+    const args = ['--to', 'sqlite:./nohistory.db', '--no-history', '--json'];
+    const result = await copy(project, args);
+    expect(result.code, describeRun(['copy', ...args], result)).toBe(0);
+    const report = parseJsonOutput<CopyReportJson>(result);
+    expect(report.tables.map((t) => t.target).sort()).toEqual([...SAMPLE_TABLES]);
+    // The copy itself is recorded; nothing of the source's history came along.
+    expect(query(target('nohistory.db'), 'SELECT count(*) AS n FROM cmpkg_migrations')).toEqual([{ n: 0 }]);
+    expect(query(target('nohistory.db'), 'SELECT kind FROM cmpkg_executions')).toEqual([{ kind: 'copy' }]);
+    const status = await onDatabase(project, 'sqlite:./nohistory.db', ['status', '--json']);
+    const states = parseJsonOutput<{ migrations: Array<{ state: string }> }>(status).migrations.map(
+      (m) => m.state,
+    );
+    expect(states.length).toBeGreaterThan(0);
+    expect(new Set(states)).toEqual(new Set(['pending']));
   });
 
   it('--map renames a table and a column and leaves a column out', async () => {

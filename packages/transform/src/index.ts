@@ -18,12 +18,12 @@ export {
   type VerifyCopyOptions,
   verifyCopy,
 } from './copy/copy-database.js';
-// Cross-engine copy and NDJSON export/import (helper C).
 export {
   type CopyMapping,
   type CopyTableMapping,
   mappingError,
   parseCopyMapping,
+  parseCopyMappingText,
 } from './copy/copy-mapping.js';
 export { type CopyPlan, type CopyTablePlan, type PlanCopyInput, planCopy } from './copy/copy-plan.js';
 export { orderByForeignKeys } from './copy/table-order.js';

@@ -1,12 +1,18 @@
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { HistoryStore, isCmpkgError } from '@cmpkg/core';
-import { type CopyOptions, type CopyReport, copyDatabase, parseCopyMapping } from '@cmpkg/transform';
+import { type CopyOptions, type CopyReport, copyDatabase, parseCopyMappingText } from '@cmpkg/transform';
 import { type CommandContext, loadSettings, type OpenDatabase, type Settings } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { type Colors, formatDuration, formatTable, plural } from '../output.js';
 import { transferProgress } from '../progress.js';
-import { assertDifferentDatabases, closeQuietly, interruptible, openUrl, readJsonFile } from './transfer.js';
+import {
+  assertDifferentDatabases,
+  closeQuietly,
+  interruptible,
+  openUrl,
+  readOptionFile,
+} from './transfer.js';
 
 /**
  * Options of `cmpkg copy`, as commander parses them.
@@ -57,8 +63,7 @@ export async function runCopy(ctx: CommandContext, options: CopyCommandOptions):
   if (options.map !== undefined) {
     const file = path.resolve(ctx.cwd, options.map);
     // Named as typed: that is the name the user knows, and errors must point at it.
-    const json = await readJsonFile('--map', file, options.map);
-    copyOptions.mapping = parseCopyMapping(json, options.map);
+    copyOptions.mapping = parseCopyMappingText(await readOptionFile('--map', file, options.map), options.map);
     copyOptions.mappingFile = options.map;
   }
 

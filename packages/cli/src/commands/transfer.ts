@@ -50,17 +50,15 @@ export async function closeQuietly(db: OpenDatabase | undefined): Promise<void> 
 }
 
 /**
- * Reads and parses a JSON file given on the command line. A file that cannot be read exits 2
- * (`E_USAGE`) naming the option and the file; a syntax error exits 2 (`E_MAPPING`) naming the
- * file, line and column.
+ * Reads the text of a file given on the command line. A file that cannot be read exits 2
+ * (`E_USAGE`) naming the option and the file.
  *
  * @example
- * const json = await readJsonFile('--map', '/p/mapping.json', 'mapping.json');
+ * const text = await readOptionFile('--map', '/p/mapping.json', 'mapping.json');
  */
-export async function readJsonFile(option: string, file: string, shownAs: string): Promise<unknown> {
-  let text: string;
+export async function readOptionFile(option: string, file: string, shownAs: string): Promise<string> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(err);
     throw new UsageError(`${option} ${shownAs}: cannot read the file: ${reason}`, {
@@ -68,26 +66,6 @@ export async function readJsonFile(option: string, file: string, shownAs: string
       cause: err,
     });
   }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    // V8 reports an offset ("at position 42"); people look for a line.
-    const position = /at position (\d+)/.exec(message);
-    const where = position ? lineAndColumn(text, Number(position[1])) : undefined;
-    const at = where ? `:${where.line}:${where.column}` : '';
-    throw new DataTransferError(
-      'E_MAPPING',
-      `${shownAs}${at}: invalid JSON: ${message.replace(/\s*in JSON at position \d+.*$/, '')}`,
-      { details: { file, ...(where ?? {}) }, cause: err },
-    );
-  }
-}
-
-function lineAndColumn(text: string, offset: number): { line: number; column: number } {
-  const before = text.slice(0, offset);
-  const lines = before.split(/\r\n|\r|\n/);
-  return { line: lines.length, column: (lines.at(-1)?.length ?? 0) + 1 };
 }
 
 /**

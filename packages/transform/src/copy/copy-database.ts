@@ -16,7 +16,7 @@ import type { DatabaseHandle } from '../database-handle.js';
 import { type ProgressEvent, ProgressTracker } from '../progress.js';
 import type { TransformRegistry } from '../registry.js';
 import { chooseKey, type ReadBatch, readTable } from '../table-reader.js';
-import { type CopyMapping, mappingError, parseCopyMapping } from './copy-mapping.js';
+import { type CopyMapping, mappingError, parseCopyMappingText } from './copy-mapping.js';
 import { type CopyPlan, type CopyTablePlan, planCopy } from './copy-plan.js';
 import { compileCopyRows, type RowMapper } from './copy-rows.js';
 import { type TableVerification, verifyPlan, verifyTable } from './verify-copy.js';
@@ -137,20 +137,7 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyReport> {
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new DataTransferError('E_MAPPING', `batch size must be a whole number >= 1, got ${batchSize}`);
   }
-  const mapping =
-    options.mapping ?? (options.mappingFile ? await readMappingFile(options.mappingFile) : undefined);
-  const history = options.history ?? options.tables === undefined;
-  const source = await from.dialect.introspect(from.connection, { includeHistoryTables: history });
-  const plan = planCopy({
-    source,
-    target: to.dialect,
-    history,
-    ...(options.tables ? { tables: options.tables } : {}),
-    ...(mapping ? { mapping } : {}),
-    ...(options.mappingFile ? { mappingFile: options.mappingFile } : {}),
-    chooseKey,
-  });
-  const mappers = await prepareSource(from, plan, options);
+  const { plan, mappers, mapping } = await planAndPrepare(options);
   if (options.verify !== false && to.dialect.engine === 'mysql') {
     // The target side of a verification is read in key order, and MySQL has no row address to
     // page by: refuse now rather than after copying every row.
@@ -312,6 +299,30 @@ export async function copyDatabase(options: CopyOptions): Promise<CopyReport> {
   };
 }
 
+/**
+ * What `copyDatabase` and `verifyCopy` both start with: the source introspected, the copy planned
+ * (every table, column and mapping checked) and the row mappers compiled.
+ */
+async function planAndPrepare(
+  options: VerifyCopyOptions,
+): Promise<{ plan: CopyPlan; mappers: Map<string, RowMapper>; mapping: CopyMapping | undefined }> {
+  const { from, to } = options;
+  const mapping =
+    options.mapping ?? (options.mappingFile ? await readMappingFile(options.mappingFile) : undefined);
+  const history = options.history ?? options.tables === undefined;
+  const source = await from.dialect.introspect(from.connection, { includeHistoryTables: history });
+  const plan = planCopy({
+    source,
+    target: to.dialect,
+    history,
+    ...(options.tables ? { tables: options.tables } : {}),
+    ...(mapping ? { mapping } : {}),
+    ...(options.mappingFile ? { mappingFile: options.mappingFile } : {}),
+    chooseKey,
+  });
+  return { plan, mappers: await prepareSource(from, plan, options), mapping };
+}
+
 async function readMappingFile(file: string): Promise<CopyMapping> {
   let text: string;
   try {
@@ -319,13 +330,7 @@ async function readMappingFile(file: string): Promise<CopyMapping> {
   } catch (err) {
     throw mappingError(file, '', `cannot read the mapping file: ${(err as Error).message}`);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw mappingError(file, '', `invalid JSON: ${(err as Error).message}`);
-  }
-  return parseCopyMapping(json, file);
+  return parseCopyMappingText(text, file);
 }
 
 /**
@@ -335,7 +340,7 @@ async function readMappingFile(file: string): Promise<CopyMapping> {
 async function prepareSource(
   from: DatabaseHandle,
   plan: CopyPlan,
-  options: CopyOptions,
+  options: VerifyCopyOptions,
 ): Promise<Map<string, RowMapper>> {
   const mappers = new Map<string, RowMapper>();
   const q = (n: string) => from.dialect.quoteIdentifier(n);
@@ -646,20 +651,7 @@ export async function verifyCopy(
 ): Promise<Array<{ source: string; target: string } & TableVerification>> {
   const { from, to } = options;
   const batchSize = options.batchSize ?? DEFAULT_COPY_BATCH;
-  const mapping =
-    options.mapping ?? (options.mappingFile ? await readMappingFile(options.mappingFile) : undefined);
-  const history = options.history ?? options.tables === undefined;
-  const source = await from.dialect.introspect(from.connection, { includeHistoryTables: history });
-  const plan = planCopy({
-    source,
-    target: to.dialect,
-    history,
-    ...(options.tables ? { tables: options.tables } : {}),
-    ...(mapping ? { mapping } : {}),
-    ...(options.mappingFile ? { mappingFile: options.mappingFile } : {}),
-    chooseKey,
-  });
-  const mappers = await prepareSource(from, plan, options);
+  const { plan, mappers } = await planAndPrepare(options);
   const results = await verifyPlan({
     from,
     to,

@@ -140,3 +140,34 @@ export function parseCopyMapping(json: unknown, file?: string): CopyMapping {
   }
   return out;
 }
+
+/**
+ * Parses the text of a mapping file into a {@link CopyMapping}: invalid JSON is an `E_MAPPING` error
+ * naming `file:line:column` (V8 reports only an offset, and people look for a line); the rest is
+ * {@link parseCopyMapping}.
+ *
+ * @example
+ * const mapping = parseCopyMappingText(readFileSync('mapping.json', 'utf8'), 'mapping.json');
+ */
+export function parseCopyMappingText(text: string, file?: string): CopyMapping {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const position = /at position (\d+)/.exec(message);
+    const where = position ? lineAndColumn(text, Number(position[1])) : undefined;
+    const at = where ? `:${where.line}:${where.column}` : '';
+    throw new DataTransferError(
+      'E_MAPPING',
+      `${file ?? 'mapping'}${at}: invalid JSON: ${message.replace(/\s*in JSON at position \d+.*$/, '')}`,
+      { details: { ...(file !== undefined ? { file } : {}), ...(where ?? {}) }, cause: err },
+    );
+  }
+  return parseCopyMapping(json, file);
+}
+
+function lineAndColumn(text: string, offset: number): { line: number; column: number } {
+  const lines = text.slice(0, offset).split(/\r\n|\r|\n/);
+  return { line: lines.length, column: (lines.at(-1)?.length ?? 0) + 1 };
+}

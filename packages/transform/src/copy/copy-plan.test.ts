@@ -130,6 +130,22 @@ describe('planCopy', () => {
     expect(dropped.tables[0]?.warnings.join()).toContain('score_positive');
   });
 
+  it('refuses a mapping of cmpkg history tables: they are copied as they are', async () => {
+    const db = await source();
+    const snapshot = await db.dialect.introspect(db.connection);
+    const error = failure(() =>
+      planCopy({
+        source: snapshot,
+        target: db.dialect,
+        history: true,
+        mapping: { tables: { cmpkg_migrations: { target: 'x' } } },
+        mappingFile: 'm.json',
+      }),
+    );
+    expect(error.code).toBe('E_MAPPING');
+    expect(error.message).toContain('m.json field "tables.cmpkg_migrations"');
+  });
+
   it('rejects unknown tables, clashing, reserved and over-long target names', async () => {
     const db = await source();
     const snapshot = await db.dialect.introspect(db.connection);
@@ -164,10 +180,10 @@ describe('copyDatabase refusals before writing', () => {
     expect(
       (await failureOf(copyDatabase({ from, to, mappingFile: join(dir, 'missing.json') }))).message,
     ).toContain('cannot read');
-    writeFileSync(join(dir, 'bad.json'), '{ "tables": ');
-    expect(
-      (await failureOf(copyDatabase({ from, to, mappingFile: join(dir, 'bad.json') }))).message,
-    ).toContain('invalid JSON');
+    writeFileSync(join(dir, 'bad.json'), '{\n  "tables": {\n    "users": { "target": "people", }\n  }\n}\n');
+    const invalid = await failureOf(copyDatabase({ from, to, mappingFile: join(dir, 'bad.json') }));
+    expect(invalid.code).toBe('E_MAPPING');
+    expect(invalid.message).toMatch(/bad\.json:3:\d+: invalid JSON/);
     await to.connection.execute('create table users (id integer primary key)');
     const incompatible = await failureOf(copyDatabase({ from, to }));
     expect(incompatible.code).toBe('E_MAPPING');
