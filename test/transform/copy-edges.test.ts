@@ -1,25 +1,15 @@
 import type { ExecuteOptions, TableDefinition } from '@cmpkg/core';
-import { ConnectionError, isCmpkgError } from '@cmpkg/core';
+import { ConnectionError } from '@cmpkg/core';
 import { copyDatabase, verifyCopy } from '@cmpkg/transform';
 import { afterEach, describe, expect, it } from 'vitest';
 import { engineAvailable, TEST_ENGINES, type TestEngine } from '../helpers/engines.js';
-import { closeAll, type OpenDatabase, openDatabase, seed } from './copy-helpers.js';
+import { closeAll, type OpenDatabase, openDatabase, rejection, seed } from './copy-helpers.js';
 
 /**
  * Failure paths after the target tables exist (the target must end as before), resume after an
  * interruption late in the copy, id preservation with sequence reset on every engine pair, and
  * verification telling content apart.
  */
-
-async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isCmpkgError(err)) return { code: err.code, message: err.message };
-    throw err;
-  }
-  throw new Error('expected the copy to fail');
-}
 
 async function createTable(db: OpenDatabase, table: TableDefinition): Promise<void> {
   for (const sql of db.dialect.renderDdl({ kind: 'createTable', table })) await db.connection.execute(sql);

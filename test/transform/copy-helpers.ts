@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { BulkColumn, PortableValue, TableDefinition } from '@cmpkg/core';
-import { canonicalValueText, decodeValue } from '@cmpkg/core';
+import { canonicalValueText, decodeValue, isCmpkgError } from '@cmpkg/core';
 import { type DatabaseHandle, readTable } from '@cmpkg/transform';
 import { createTestDatabase, type TestDatabase, type TestEngine, testDialect } from '../helpers/engines.js';
 
@@ -162,4 +165,39 @@ export function canonicalExpected(
   const text = (v: PortableValue, i: number) =>
     canonicalValueText(columns[i]!.type, decodeValue(columns[i]!.type, v));
   return new Map(rows.map((row) => [String(row[0]), row.map(text)]));
+}
+
+/** The cmpkg error a promise rejects with (code and message); fails the test if it does not reject so. */
+export async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await promise;
+  } catch (err) {
+    if (isCmpkgError(err)) return { code: err.code, message: err.message };
+    throw err;
+  }
+  throw new Error('expected a failure');
+}
+
+/** One `authors` row (AUTHORS) as NDJSON import input, active, created at a fixed microsecond time. */
+export const author = (id: number, email: string | null, name: string | null = null) => ({
+  id,
+  email,
+  name,
+  active: true,
+  created_at: '2024-03-01T00:00:00.000001Z',
+});
+
+/** Temporary directories for one suite: `make()` creates one, `removeAll()` (in afterEach) removes them. */
+export function tempDirs(prefix: string): { make(): string; removeAll(): void } {
+  const dirs: string[] = [];
+  return {
+    make() {
+      const dir = mkdtempSync(join(tmpdir(), prefix));
+      dirs.push(dir);
+      return dir;
+    },
+    removeAll() {
+      for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    },
+  };
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canonicalValueText, decodeValue, isCmpkgError } from '@cmpkg/core';
+import { canonicalValueText, decodeValue } from '@cmpkg/core';
 import { copyDatabase, type ProgressEvent, TransformRegistry, verifyCopy } from '@cmpkg/transform';
 import { afterEach, expect, it } from 'vitest';
 import { describeEngines, engineAvailable } from '../helpers/engines.js';
@@ -16,6 +16,7 @@ import {
   openDatabase,
   POSTS,
   postRows,
+  rejection,
   seed,
 } from './copy-helpers.js';
 
@@ -24,16 +25,6 @@ import {
  * files, refusals that leave the target as it was, replace, resume after an interruption, and
  * verification catching a changed target.
  */
-
-async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isCmpkgError(err)) return { code: err.code, message: err.message };
-    throw err;
-  }
-  throw new Error('expected the copy to fail');
-}
 
 describeEngines('copy sqlite → target', (engine) => {
   const opened: OpenDatabase[] = [];

@@ -1,48 +1,33 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isCmpkgError } from '@cmpkg/core';
 import { exportTables, importTables } from '@cmpkg/transform';
 import { afterEach, expect, it } from 'vitest';
 import { describeEngines, type TestEngine } from '../helpers/engines.js';
-import { AUTHORS, closeAll, type OpenDatabase, openDatabase, seed } from './copy-helpers.js';
+import {
+  AUTHORS,
+  author,
+  closeAll,
+  type OpenDatabase,
+  openDatabase,
+  rejection,
+  seed,
+  tempDirs,
+} from './copy-helpers.js';
 
 /**
  * Import modes, failures that write nothing, skip-errors with a reject file, validate-only, export
  * filters and the export manifest, on every engine.
  */
 
-async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isCmpkgError(err)) return { code: err.code, message: err.message };
-    throw err;
-  }
-  throw new Error('expected a failure');
-}
-
-const author = (id: number, email: string | null, name: string | null = null) => ({
-  id,
-  email,
-  name,
-  active: true,
-  created_at: '2024-03-01T00:00:00.000001Z',
-});
-
 describeEngines('export/import', (engine: TestEngine) => {
   const opened: OpenDatabase[] = [];
-  const dirs: string[] = [];
+  const temp = tempDirs('cmpkg-ei-');
   afterEach(async () => {
     await closeAll(opened);
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    temp.removeAll();
   });
-  function tempDir(): string {
-    const dir = mkdtempSync(join(tmpdir(), 'cmpkg-ei-'));
-    dirs.push(dir);
-    return dir;
-  }
+  const tempDir = () => temp.make();
   function ndjson(lines: Array<unknown | string>, name = 'authors.ndjson'): string {
     const file = join(tempDir(), name);
     writeFileSync(file, `${lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n')}\n`);

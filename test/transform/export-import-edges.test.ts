@@ -1,47 +1,33 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isCmpkgError } from '@cmpkg/core';
 import { exportTables, importTables } from '@cmpkg/transform';
 import { afterEach, expect, it } from 'vitest';
 import { describeEngines, type TestEngine } from '../helpers/engines.js';
-import { AUTHORS, closeAll, type OpenDatabase, openDatabase, POSTS, seed } from './copy-helpers.js';
+import {
+  AUTHORS,
+  author,
+  closeAll,
+  type OpenDatabase,
+  openDatabase,
+  POSTS,
+  rejection,
+  seed,
+  tempDirs,
+} from './copy-helpers.js';
 
 /**
  * File shapes (BOM, CRLF, no final newline, blank lines, empty file, a huge line), odd
  * table names, files left behind by failures, the reject file, foreign-key order and `replace`.
  */
 
-async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isCmpkgError(err)) return { code: err.code, message: err.message };
-    throw err;
-  }
-  throw new Error('expected a failure');
-}
-
-const author = (id: number, email: string, name: string | null = null) => ({
-  id,
-  email,
-  name,
-  active: true,
-  created_at: '2024-03-01T00:00:00.000001Z',
-});
-
 describeEngines('export/import edges', (engine: TestEngine) => {
   const opened: OpenDatabase[] = [];
-  const dirs: string[] = [];
+  const temp = tempDirs('cmpkg-eie-');
   afterEach(async () => {
     await closeAll(opened);
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    temp.removeAll();
   });
-  function tempDir(): string {
-    const dir = mkdtempSync(join(tmpdir(), 'cmpkg-eie-'));
-    dirs.push(dir);
-    return dir;
-  }
+  const tempDir = () => temp.make();
   async function emptyAuthors(): Promise<OpenDatabase> {
     const db = await openDatabase(engine, opened);
     for (const table of [AUTHORS, POSTS]) {

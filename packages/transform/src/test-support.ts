@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isCmpkgError } from '@cmpkg/core';
 import { SqliteDialect } from '@cmpkg/dialect-sqlite';
 import type { DatabaseHandle } from './database-handle.js';
 
@@ -25,4 +26,21 @@ export async function sqliteDb(
     dir,
     rows: async (sql: string) => (await connection.execute<Record<string, unknown>>(sql)).rows,
   };
+}
+
+/**
+ * The cmpkg error a promise rejects with (code and message); fails the test if it resolves or
+ * rejects with anything else.
+ *
+ * @example
+ * expect((await failureOf(copyDatabase({ from, to, batchSize: 0 }))).code).toBe('E_MAPPING');
+ */
+export async function failureOf(p: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    if (isCmpkgError(err)) return { code: err.code, message: err.message };
+    throw err;
+  }
+  throw new Error('expected a failure');
 }

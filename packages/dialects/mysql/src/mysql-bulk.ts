@@ -9,7 +9,7 @@ import type {
 } from '@cmpkg/core';
 import { atomically, DataTransferError, parsePortableType, sqlDateTime, UsageError } from '@cmpkg/core';
 import { quoteMysqlIdentifier as q } from './mysql-adapter.js';
-import { asMysqlConnection, type MysqlConnection } from './mysql-connection.js';
+import { asMysqlConnection } from './mysql-connection.js';
 import { mysqlStringLiteral } from './mysql-ddl.js';
 
 /**

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isCmpkgError, type TableDefinition } from '@cmpkg/core';
 import { describe, expect, it } from 'vitest';
-import { sqliteDb } from '../test-support.js';
+import { failureOf, sqliteDb } from '../test-support.js';
 import { copyDatabase } from './copy-database.js';
 import { parseCopyMapping } from './copy-mapping.js';
 import { planCopy } from './copy-plan.js';
@@ -11,16 +11,6 @@ import { planCopy } from './copy-plan.js';
 function failure(fn: () => unknown): { code: string; message: string } {
   try {
     fn();
-  } catch (err) {
-    if (isCmpkgError(err)) return { code: err.code, message: err.message };
-    throw err;
-  }
-  throw new Error('expected a failure');
-}
-
-async function failureOf(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
   } catch (err) {
     if (isCmpkgError(err)) return { code: err.code, message: err.message };
     throw err;

@@ -1,21 +1,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { isCmpkgError } from '@cmpkg/core';
 import { describe, expect, it } from 'vitest';
-import { sqliteDb } from '../test-support.js';
+import { failureOf, sqliteDb } from '../test-support.js';
 import { exportTables } from './export-tables.js';
 import { importTables } from './import-tables.js';
-
-async function failureOf(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    if (isCmpkgError(err)) return { code: err.code, message: err.message };
-    throw err;
-  }
-  throw new Error('expected a failure');
-}
 
 async function db() {
   const d = await sqliteDb();
