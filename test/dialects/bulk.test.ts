@@ -381,12 +381,18 @@ describeEngines('bulk writes', (engine) => {
     await atomically(conn, 'sp_test', () => insert(1));
     expect(conn.inTransaction).toBe(false);
     await expect(
-      atomically(conn, 'sp_test', async () => (await insert(2), await insert(1))),
+      atomically(conn, 'sp_test', async () => {
+        await insert(2);
+        await insert(1);
+      }),
     ).rejects.toThrow();
     expect(conn.inTransaction).toBe(false);
     await conn.execute('BEGIN');
     await expect(
-      atomically(conn, 'sp_test', async () => (await insert(3), await insert(1))),
+      atomically(conn, 'sp_test', async () => {
+        await insert(3);
+        await insert(1);
+      }),
     ).rejects.toThrow();
     // The caller's transaction is still open and usable (PostgreSQL would refuse statements otherwise).
     expect(conn.inTransaction).toBe(true);
