@@ -1,5 +1,5 @@
 import type { BulkColumn, BulkWriter, PortableValue } from '@cmpkg/core';
-import { DataTransferError } from '@cmpkg/core';
+import { atomically, DataTransferError } from '@cmpkg/core';
 import { type DatabaseHandle, placeholder, sqlParam } from './database-handle.js';
 
 let savepoints = 0;
@@ -42,20 +42,14 @@ export function createUpdateWriter(
   return {
     async write(rows: readonly (readonly PortableValue[])[]): Promise<number> {
       if (rows.length === 0) return 0;
-      await connection.execute(`SAVEPOINT ${savepoint}`);
-      try {
+      await atomically(connection, savepoint, async () => {
         for (const row of rows) {
           await connection.execute(
             sql,
             order.map((i) => sqlParam(engine, row[i] ?? null, columns[i]!.type)),
           );
         }
-        await connection.execute(`RELEASE SAVEPOINT ${savepoint}`);
-      } catch (err) {
-        await connection.execute(`ROLLBACK TO SAVEPOINT ${savepoint}`);
-        await connection.execute(`RELEASE SAVEPOINT ${savepoint}`);
-        throw err;
-      }
+      });
       return rows.length;
     },
     async close() {},

@@ -6,7 +6,7 @@ import type {
   PortableType,
   PortableValue,
 } from '@cmpkg/core';
-import { parsePortableType, UsageError } from '@cmpkg/core';
+import { atomically, parsePortableType, UsageError } from '@cmpkg/core';
 import { asSqliteConnection } from './sqlite-connection.js';
 import { quoteSqliteIdentifier } from './sqlite-ddl.js';
 
@@ -25,7 +25,7 @@ let savepoints = 0;
 
 /**
  * SQLite's bulk writer: one prepared `INSERT` (or `INSERT … ON CONFLICT DO UPDATE` for `merge`)
- * run once per row, each `write` inside a savepoint so a failing row leaves none of its batch.
+ * run once per row, each `write` atomic (core `atomically`) so a failing row leaves none of its batch.
  *
  * @example
  * const writer = await createSqliteBulkWriter(conn, 'entries', [{ name: 'id', type: 'integer' }]);
@@ -61,18 +61,12 @@ export async function createSqliteBulkWriter(
       if (closed) throw new UsageError(`bulk write into ${table}: the writer is closed`);
       if (rows.length === 0) return 0;
       const bound: SqliteBound[] = new Array(width);
-      conn.handle.exec(`SAVEPOINT ${name}`);
-      try {
+      await atomically(conn, name, async () => {
         for (const row of rows) {
           for (let i = 0; i < width; i++) bound[i] = toBound(row[i] ?? null);
           insert.run(bound);
         }
-        conn.handle.exec(`RELEASE ${name}`);
-      } catch (err) {
-        conn.handle.exec(`ROLLBACK TO ${name}`);
-        conn.handle.exec(`RELEASE ${name}`);
-        throw err;
-      }
+      });
       return rows.length;
     },
     async close() {
