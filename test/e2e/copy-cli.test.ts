@@ -1,6 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SchemaSnapshot } from '@cmpkg/core';
+import type { CopyReport } from '@cmpkg/transform';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -17,30 +18,6 @@ import { type Project, removeTempDirs } from '../helpers/project.js';
 import { SAMPLE_ENTRIES, SAMPLE_TABLES, sampleWithRows } from '../helpers/sample-data.js';
 
 afterAll(removeTempDirs);
-
-/** The documented `--json` report of `cmpkg copy` (CopyReport of @cmpkg/transform). */
-interface CopyReportJson {
-  from: string;
-  to: string;
-  rows: number;
-  durationMs: number;
-  verified: boolean;
-  jobId: string;
-  tables: Array<{
-    source: string;
-    target: string;
-    rows: number;
-    sourceRows: number;
-    targetRows: number;
-    sourceChecksum?: string;
-    targetChecksum?: string;
-    verified: boolean | null;
-    resumed: boolean;
-    rowsPerSecond: number;
-    indexes: number;
-    foreignKeys: number;
-  }>;
-}
 
 const ENTRIES = SAMPLE_ENTRIES;
 
@@ -87,7 +64,7 @@ describeEngines(
       const args = ['--to', target.url, '--json'];
       const result = await copy(project, args);
       expect(result.code, describeRun(['copy', ...args], result)).toBe(0);
-      const report = parseJsonOutput<CopyReportJson>(result);
+      const report = parseJsonOutput<CopyReport>(result);
 
       // The report: every sample table and cmpkg's history, verified by count and checksum.
       const copiedTables = report.tables.map((t) => t.target);
@@ -219,7 +196,7 @@ describe('cmpkg copy between SQLite files', () => {
     const args = ['--to', 'sqlite:./nohistory.db', '--no-history', '--json'];
     const result = await copy(project, args);
     expect(result.code, describeRun(['copy', ...args], result)).toBe(0);
-    const report = parseJsonOutput<CopyReportJson>(result);
+    const report = parseJsonOutput<CopyReport>(result);
     expect(report.tables.map((t) => t.target).sort()).toEqual([...SAMPLE_TABLES]);
     // The copy itself is recorded; nothing of the source's history came along.
     expect(query(target('nohistory.db'), 'SELECT count(*) AS n FROM cmpkg_migrations')).toEqual([{ n: 0 }]);
@@ -242,7 +219,7 @@ describe('cmpkg copy between SQLite files', () => {
     const args = ['--to', 'sqlite:./renamed.db', '--tables', 'categories', '--map', 'rename.json', '--json'];
     const result = await copy(project, args);
     expect(result.code, describeRun(['copy', ...args], result)).toBe(0);
-    const report = parseJsonOutput<CopyReportJson>(result);
+    const report = parseJsonOutput<CopyReport>(result);
     expect(report.tables.map((t) => [t.source, t.target, t.rows])).toEqual([['categories', 'sections', 4]]);
     expect(query(target('renamed.db'), 'SELECT * FROM sections ORDER BY id')).toEqual([
       { id: 1, code: 'general' },
@@ -256,7 +233,7 @@ describe('cmpkg copy between SQLite files', () => {
     const args = ['--to', 'sqlite:./unverified.db', '--tables', 'tags', '--no-verify', '--json'];
     const result = await copy(project, args);
     expect(result.code, describeRun(['copy', ...args], result)).toBe(0);
-    const report = parseJsonOutput<CopyReportJson>(result);
+    const report = parseJsonOutput<CopyReport>(result);
     expect(report.tables[0]?.verified).toBeNull();
     expect(count(target('unverified.db'), 'tags')).toBe(3);
   });
