@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { CopyReport } from '@cmpkg/transform';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -43,12 +44,6 @@ async function waitForCommittedBatch(target: string, cli: RunningCli): Promise<v
     await new Promise((r) => setTimeout(r, 15));
   }
   throw new Error('no batch was committed within 30 s');
-}
-
-interface CopyJson {
-  rows: number;
-  verified: boolean;
-  tables: Array<{ target: string; rows: number; resumed: boolean; verified: boolean | null }>;
 }
 
 describe('cmpkg copy stopped part-way', () => {
@@ -97,7 +92,7 @@ describe('cmpkg copy stopped part-way', () => {
 
       const second = await runCli([...args, '--json'], { cwd: project.dir });
       expect(second.code, describeRun(args, second)).toBe(0);
-      const report = parseJsonOutput<CopyJson>(second);
+      const report = parseJsonOutput<CopyReport>(second);
       expect(report.verified).toBe(true);
       expect(report.tables[0]).toMatchObject({ target: 'events', rows: ROWS, resumed: true, verified: true });
 
