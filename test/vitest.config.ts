@@ -9,6 +9,7 @@ export default defineConfig({
       'conformance/**/*.test.ts',
       'dialects/**/*.test.ts',
       'transform/**/*.test.ts',
+      'package/**/*.test.ts',
     ],
     // Probes the database servers once, creates nothing; drops the run's throw-away databases at the end.
     globalSetup: ['./setup/global-setup.ts'],

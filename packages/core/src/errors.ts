@@ -170,6 +170,87 @@ export class DataTransferError extends CmpkgError {
   }
 }
 
+/**
+ * Every code a `.cmpkg` package, key or install can fail with, and its category. Input codes (exit 2)
+ * are malformed or hostile archives and keys; safety codes (exit 3) are refusals (a bad or untrusted
+ * signature, a downgrade, unmet requirements); failure codes (exit 1) are installs that ran and failed.
+ */
+export const PACKAGE_CODES = {
+  /** Not a gzip-compressed tar, or a tar header that cannot be read (exit 2). */
+  E_PKG_FORMAT: 'input',
+  /** The gzip or tar stream ends early (exit 2). */
+  E_PKG_TRUNCATED: 'input',
+  /** The first entries are not `cmpkg.json` then `cmpkg.sig` (exit 2). */
+  E_PKG_ENTRY_ORDER: 'input',
+  /** No `cmpkg.sig` entry (exit 2). */
+  E_PKG_NO_SIGNATURE: 'input',
+  /** `cmpkg.json` is not valid JSON or does not match the `cmpkg/1` schema; names the field (exit 2). */
+  E_PKG_MANIFEST: 'input',
+  /** `cmpkg.json` (or `cmpkg.sig`) is larger than the reader accepts (exit 2). */
+  E_PKG_MANIFEST_TOO_LARGE: 'input',
+  /** An entry name that is absolute, has `..`, a backslash, a control character or invalid UTF-8 (exit 2). */
+  E_PKG_UNSAFE_PATH: 'input',
+  /** A symbolic or hard link entry (exit 2). */
+  E_PKG_LINK: 'input',
+  /** A device, FIFO, directory or other non-regular entry (exit 2). */
+  E_PKG_SPECIAL_FILE: 'input',
+  /** An entry the signed manifest does not list (exit 2). */
+  E_PKG_UNLISTED_FILE: 'input',
+  /** A file the signed manifest lists is not in the archive (exit 2). */
+  E_PKG_MISSING_FILE: 'input',
+  /** The same entry name twice (exit 2). */
+  E_PKG_DUPLICATE_ENTRY: 'input',
+  /** An entry whose size differs from its signed size (exit 2). */
+  E_PKG_SIZE_MISMATCH: 'input',
+  /** An entry whose SHA-256 differs from its signed digest (exit 2). */
+  E_PKG_DIGEST_MISMATCH: 'input',
+  /** The archive expands past what the signed manifest accounts for (gzip bomb, trailing data) (exit 2). */
+  E_PKG_TOO_LARGE: 'input',
+  /** A packed migration's checksum differs from the manifest's, or it does not parse (exit 2). */
+  E_PKG_CHECKSUM: 'input',
+  /** A key file that cannot be read: wrong format, wrong algorithm, bad checksum (exit 2). */
+  E_KEY_FORMAT: 'input',
+  /** An encrypted secret key without a passphrase, or with a wrong one (exit 2). */
+  E_KEY_PASSPHRASE: 'input',
+  /** A package cannot be built from these inputs (a code step, a migration above the version) (exit 2). */
+  E_PACK_INPUT: 'input',
+  /** The signature does not verify: the manifest or signature was altered (exit 3). */
+  E_SIGNATURE_INVALID: 'safety',
+  /** Signed by a key other than the trusted or pinned one, without a valid rotation statement (exit 3). */
+  E_UNTRUSTED_KEY: 'safety',
+  /** A rotation statement that is malformed, for another plugin, or not signed by the key it rotates from (exit 3). */
+  E_ROTATION_INVALID: 'safety',
+  /** A validly signed package that is not the plugin or version that was asked for (exit 3). */
+  E_PKG_UNEXPECTED: 'safety',
+  /** The package is older than the installed version and no downgrade was allowed (exit 3). */
+  E_DOWNGRADE: 'safety',
+  /** The installed version has the same number but different contents (exit 3). */
+  E_VERSION_CONFLICT: 'safety',
+  /** A plugin the package `requires` is missing or outside the range (exit 3). */
+  E_REQUIRES_UNMET: 'safety',
+  /** The package does not support the connected engine (exit 3). */
+  E_ENGINE_UNSUPPORTED: 'safety',
+  /** An install failed and the database was put back as it was; `cause` says why (exit 1). */
+  E_INSTALL_FAILED: 'failure',
+  /** An install failed and undoing it failed too; `details` says what is left (exit 1). */
+  E_INSTALL_INCOMPLETE: 'failure',
+} as const satisfies Record<string, ErrorCategory>;
+
+export type PackageErrorCode = keyof typeof PACKAGE_CODES;
+
+/**
+ * A `.cmpkg` archive, key, signature or install problem. The message names the archive and entry
+ * (or key file, field) where they are known; `details.entry` / `details.file` carry them too.
+ *
+ * @example
+ * throw new PackageError('E_PKG_DIGEST_MISMATCH', 'sample-1.0.0.cmpkg: data/entries.ndjson: sha256 differs from the signed manifest');
+ */
+export class PackageError extends CmpkgError {
+  constructor(code: PackageErrorCode, message: string, options?: CmpkgErrorOptions) {
+    super(code, PACKAGE_CODES[code], message, options);
+  }
+}
+
 // ---------------------------------------------------------------- safety (exit 3)
 
 /** An applied migration's file no longer matches the checksum recorded when it was applied. */
