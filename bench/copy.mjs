@@ -6,7 +6,7 @@
 //   node copy.mjs [--rows N] [--runs N] [--batch-size N] [--only cmpkg,pgloader,copy]
 //                                                          the comparison (default 1,000,000 rows)
 //   node copy.mjs --rss-only [--rows N]                    cmpkg only: peak RSS of one copy (default 10,000,000)
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import {
   createWriteStream,
   existsSync,
@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { PostgresDialect } from '@cmpkg/dialect-postgres';
 import { SqliteDialect } from '@cmpkg/dialect-sqlite';
 import Database from 'better-sqlite3';
+import { prng, run } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ADMIN_URL = process.env.CMPKG_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -109,18 +110,6 @@ if (args.child) {
 }
 
 // ---------------------------------------------------------------- the source file
-
-/** mulberry32: small, fast, and the same sequence on every machine for the same seed. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = (
   'alpha beta gamma delta epsilon queue cache shard replica index vacuum latency timeout retry ' +
@@ -315,35 +304,6 @@ async function checkTarget(url, rows, label, mapped) {
 }
 
 // ---------------------------------------------------------------- the contenders
-
-/** GNU time, where installed, gives every contender's peak RSS the same way. */
-const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
-const RSS_MARK = 'cmpkg-bench-maxrss-kb ';
-
-/** Runs a process to its end; resolves with its wall-clock seconds, output and peak RSS (KB) when known. */
-function run(command, argv, options = {}) {
-  const [file, fileArgs] = GNU_TIME ? [GNU_TIME, ['-f', `${RSS_MARK}%M`, command, ...argv]] : [command, argv];
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const proc = spawn(file, fileArgs, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    proc.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    proc.on('error', reject);
-    proc.on('close', (code) => {
-      const seconds = (performance.now() - started) / 1000;
-      const mark = stderr.lastIndexOf(RSS_MARK);
-      const maxRssKb = mark >= 0 ? Number.parseInt(stderr.slice(mark + RSS_MARK.length), 10) : undefined;
-      if (code === 0) resolve({ seconds, stdout, stderr, maxRssKb });
-      else reject(new Error(`${command} exited ${code}:\n${stderr.slice(-4000)}${stdout.slice(-4000)}`));
-    });
-  });
-}
 
 /**
  * cmpkg's copyDatabase in a child process, timed like the peers from spawn to exit (Node's start-up
