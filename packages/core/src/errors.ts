@@ -129,7 +129,9 @@ export type PlanErrorCode =
   | 'E_UNKNOWN_TARGET'
   | 'E_ENGINE_DEPENDENCY'
   | 'E_UNKNOWN_TRANSFORM'
-  | 'E_TRANSFORM_UNAVAILABLE';
+  | 'E_TRANSFORM_UNAVAILABLE'
+  /** A run inside the caller's transaction planned a migration that needs its own transactions (or none). */
+  | 'E_NOT_TRANSACTIONAL';
 
 /** The plan cannot be made: the migrations, the history and the target do not fit together. */
 export class PlanError extends CmpkgError {

@@ -7,7 +7,12 @@ export * from './engine/atomically.js';
 export * from './engine/migrator.js';
 export type * from './engine/types.js';
 export * from './errors.js';
-export { HISTORY_TABLES, HistoryStore, type InstalledPluginRecord } from './history/history-store.js';
+export {
+  HISTORY_TABLES,
+  HistoryStore,
+  type InstalledPluginRecord,
+  type PackageMigrationDocument,
+} from './history/history-store.js';
 export * from './loaders/directory-loader.js';
 export * from './loaders/json-loader.js';
 export * from './loaders/module-loader.js';

@@ -3,7 +3,7 @@ import { hostname, userInfo } from 'node:os';
 import semver from 'semver';
 import { checksumStatements } from '../checksum.js';
 import type { BackupResult, ReleaseLock } from '../dialect.js';
-import { BackupRequiredError, type CmpkgError, InternalError, isCmpkgError } from '../errors.js';
+import { BackupRequiredError, type CmpkgError, InternalError, isCmpkgError, PlanError } from '../errors.js';
 import { HistoryStore, nowIso } from '../history/history-store.js';
 import { detectDrift, driftError } from '../planner/drift.js';
 import { parseDependency } from '../planner/order.js';
@@ -72,6 +72,13 @@ function defaultUser(): string {
  * `up` and `down` never throw for migration problems: they return `{ results, error? }` so callers
  * can report partial progress. `status`, `validate` and `history` throw `CmpkgError`s.
  *
+ * A run that starts while the connection is already in a transaction (`connection.inTransaction`)
+ * runs inside it and never commits: each group of migrations takes a savepoint instead of a
+ * transaction of its own, so the caller decides whether everything commits or nothing does. Such a
+ * run refuses (`E_NOT_TRANSACTIONAL`, before anything runs) a plan with a migration that needs its
+ * own transactions or none: steps marked `transactional: false`, or an engine without
+ * transactional DDL. With `lockHeld` the caller already holds {@link MIGRATION_LOCK_NAME}.
+ *
  * @example
  * const conn = await dialect.connect('sqlite:./app.db');
  * const plugin = await loadPlugin({ dir: './migrations', id: 'app' });
@@ -85,6 +92,8 @@ export class Migrator {
   readonly #store: HistoryStore;
   readonly #events = new EventEmitter();
   readonly #user: string;
+  /** Set once a run went inside a caller's transaction (see `#readState`). */
+  #insideCallerTransaction = false;
 
   constructor(options: MigratorOptions) {
     this.#opts = options;
@@ -254,6 +263,9 @@ export class Migrator {
   }
 
   async #readState(): Promise<HistoryState> {
+    // A caller's ROLLBACK after a run inside its transaction may have undone the CREATE TABLEs of
+    // the history: from then on, whether they exist is asked again.
+    if (this.#insideCallerTransaction || this.#opts.connection.inTransaction) this.#store.forgetTables();
     const history = await this.#store.readMigrations();
     const unfinished = history
       .filter((r) => r.pluginId === this.#opts.plugin.id && (r.status === 'partial' || r.status === 'failed'))
@@ -289,8 +301,11 @@ export class Migrator {
     let backup: BackupResult | undefined;
     let release: ReleaseLock | undefined;
     const started = performance.now();
+    // Decided once, when the run starts: our own BEGINs below would change the answer.
+    const outer = !dryRun && connection.inTransaction;
+    if (outer) this.#insideCallerTransaction = true;
     try {
-      if (!dryRun) {
+      if (!dryRun && !this.#opts.lockHeld) {
         release = await dialect.acquireLock(connection, MIGRATION_LOCK_NAME, {
           timeoutMs: this.#opts.lockTimeoutMs ?? 60_000,
           holder: `${this.#user}@${hostname()} pid ${process.pid} (cmpkg ${direction} ${plugin.id})`,
@@ -311,6 +326,7 @@ export class Migrator {
         };
       }
       if (plan.migrations.length === 0 && repaired.length === 0) return { dryRun: false, plan, results };
+      if (outer) this.#checkOuterTransaction(plan);
       await this.#store.ensureTables();
       await this.#store.closeInterruptedExecutions();
       for (const d of made.repair) {
@@ -330,7 +346,7 @@ export class Migrator {
       let error: CmpkgError | undefined;
       try {
         if (plan.backupRequired && this.#opts.backup !== 'skip') backup = await this.#backup(plan);
-        error = await this.#execute(plan, state, results);
+        error = await this.#execute(plan, state, results, outer);
       } catch (err) {
         error = toCmpkgError(err);
       }
@@ -366,6 +382,44 @@ export class Migrator {
     }
   }
 
+  /**
+   * Inside a caller's transaction every migration must be able to run under a savepoint: one that
+   * needs its own transactions (or none) would commit the caller's work, or could not be undone
+   * with it. Refused before anything runs.
+   */
+  #checkOuterTransaction(plan: Plan): void {
+    const { dialect } = this.#opts;
+    const blocking = plan.migrations.filter(
+      (pm) => !(dialect.capabilities.savepoints && (pm.transactional || pm.action === 'skip-engine')),
+    );
+    if (blocking.length === 0) return;
+    const why = (pm: PlannedMigration): string => {
+      if (!dialect.capabilities.transactionalDdl)
+        return `${dialect.engine} has no transactional DDL, so "${pm.id}" cannot run inside a transaction`;
+      if (!dialect.capabilities.savepoints) return `${dialect.engine} has no savepoints`;
+      const steps = pm.steps.filter((s) => !s.transactional).map((s) => s.id);
+      return `"${pm.id}" has steps marked transactional: false (${steps.join(', ')})`;
+    };
+    throw new PlanError(
+      'E_NOT_TRANSACTIONAL',
+      `cannot run ${plan.direction} inside the caller's transaction: ${why(blocking[0]!)}; run it outside a transaction`,
+      { details: { migrations: blocking.map((pm) => pm.id), engine: dialect.engine } },
+    );
+  }
+
+  /**
+   * Makes the backup a plan requires (the dialect's `backup`) and records it as a `backup`
+   * execution when the history tables exist. `up` does this itself; this is for callers that run
+   * the plan inside their own transaction and must back up before opening it.
+   *
+   * @example
+   * const run = await migrator.up({ dryRun: true });
+   * if (run.plan?.backupRequired) await migrator.backup(run.plan);
+   */
+  async backup(plan: Plan): Promise<BackupResult> {
+    return this.#backup(plan);
+  }
+
   #summary(
     plan: Plan,
     results: MigrationResult[],
@@ -395,27 +449,34 @@ export class Migrator {
     }
     const startedAt = nowIso();
     const t0 = performance.now();
-    const id = await this.#store.startExecution({
-      kind: 'backup',
-      pluginId: plugin.id,
-      fromVersion: plan.fromVersion,
-      toVersion: plan.fromVersion,
-      user: this.#user,
-      reason: `required by ${why.join(', ')}`,
-      startedAt,
-    });
+    // A database cmpkg never touched gets no history tables just to say a backup was made.
+    const recorded = await this.#store.exists();
+    const id = recorded
+      ? await this.#store.startExecution({
+          kind: 'backup',
+          pluginId: plugin.id,
+          fromVersion: plan.fromVersion,
+          toVersion: plan.fromVersion,
+          user: this.#user,
+          reason: `required by ${why.join(', ')}`,
+          startedAt,
+        })
+      : undefined;
     try {
       const result = await dialect.backup(connection, {
         label: `${plugin.id}-${plan.fromVersion ?? 'empty'}`,
         ...(this.#opts.backupDirectory ? { directory: this.#opts.backupDirectory } : {}),
       });
-      await this.#store.finishExecution(id, {
-        status: 'succeeded',
-        durationMs: performance.now() - t0,
-        summary: { location: result.location, bytes: result.bytes ?? null },
-      });
+      if (id !== undefined) {
+        await this.#store.finishExecution(id, {
+          status: 'succeeded',
+          durationMs: performance.now() - t0,
+          summary: { location: result.location, bytes: result.bytes ?? null },
+        });
+      }
       return result;
     } catch (err) {
+      if (id === undefined) throw err;
       await this.#store.finishExecution(id, {
         status: 'failed',
         durationMs: performance.now() - t0,
@@ -479,6 +540,7 @@ export class Migrator {
     plan: Plan,
     state: HistoryState,
     results: MigrationResult[],
+    outer: boolean,
   ): Promise<CmpkgError | undefined> {
     const { dialect, connection } = this.#opts;
     const runner = new StepRunner({
@@ -514,7 +576,9 @@ export class Migrator {
           this.#emit('progress', { done: done + groupResults.length, total, migrationId: r.migrationId });
         };
         const batch: HistoryBatch = { migrations: [], steps: [] };
-        await connection.execute('BEGIN');
+        // Inside a caller's transaction the group is a savepoint of it, and only the caller commits.
+        const groupSavepoint = outer ? 'cmpkg_group' : undefined;
+        await connection.execute(groupSavepoint ? `SAVEPOINT ${groupSavepoint}` : 'BEGIN');
         let k = 0;
         try {
           for (; k < group.length; k++) {
@@ -556,11 +620,16 @@ export class Migrator {
           }
           await this.#store.insertMigrations(batch.migrations);
           await this.#store.insertSteps(batch.steps);
-          await connection.execute('COMMIT');
+          await connection.execute(groupSavepoint ? `RELEASE SAVEPOINT ${groupSavepoint}` : 'COMMIT');
         } catch (err) {
           // The transaction itself broke (commit failed, connection lost): nothing of the group
           // is applied, whatever the savepoints said.
-          await connection.execute('ROLLBACK').catch(() => undefined);
+          if (groupSavepoint) {
+            await connection
+              .execute(`ROLLBACK TO SAVEPOINT ${groupSavepoint}`)
+              .then(() => connection.execute(`RELEASE SAVEPOINT ${groupSavepoint}`))
+              .catch(() => undefined);
+          } else await connection.execute('ROLLBACK').catch(() => undefined);
           const error = toCmpkgError(err);
           firstError ??= error;
           for (const r of groupResults)

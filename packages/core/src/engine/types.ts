@@ -278,6 +278,12 @@ export interface MigratorOptions {
   transformRunner?: TransformRunner;
   /** Recorded in cmpkg_migrations / cmpkg_plugins when installing from a package. */
   packageDigest?: string;
+  /**
+   * The caller already holds `MIGRATION_LOCK_NAME` on this connection (an install that locks once
+   * around migrations, data and records): `up` and `down` then neither take nor release it. The
+   * SQLite lock is not re-entrant, so taking it again would wait for ourselves.
+   */
+  lockHeld?: boolean;
 }
 
 export interface UpOptions {

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Connection } from '../dialect.js';
 import type {
   AppliedMigrationRecord,
@@ -8,13 +8,30 @@ import type {
   StepJournalRecord,
 } from '../engine/types.js';
 
-/** The names of the history tables; the same on every engine (DESIGN.md §3.1). */
+/**
+ * The names of the history tables; the same on every engine (DESIGN.md §3.1).
+ * `cmpkg_package_migrations` keeps the portable document of each migration an install from a
+ * package applied, so a later downgrade (an older package, without the newer migrations) still
+ * has their down steps.
+ */
 export const HISTORY_TABLES = {
   migrations: 'cmpkg_migrations',
   steps: 'cmpkg_steps',
   executions: 'cmpkg_executions',
   plugins: 'cmpkg_plugins',
+  packageMigrations: 'cmpkg_package_migrations',
 } as const;
+
+/**
+ * The tables whose presence says "cmpkg has used this database". `cmpkg_package_migrations` came
+ * later: a database with only these four has a history, and `ensureTables` adds the fifth.
+ */
+const CORE_TABLES: readonly string[] = [
+  HISTORY_TABLES.migrations,
+  HISTORY_TABLES.steps,
+  HISTORY_TABLES.executions,
+  HISTORY_TABLES.plugins,
+];
 
 interface MigrationsTable {
   plugin_id: string;
@@ -70,20 +87,58 @@ interface PluginsTable {
   updated_at: string;
 }
 
+interface PackageMigrationsTable {
+  plugin_id: string;
+  migration_id: string;
+  version: string;
+  checksum: string;
+  document: string;
+}
+
 interface HistoryDatabase {
   cmpkg_migrations: MigrationsTable;
   cmpkg_steps: StepsTable;
   cmpkg_executions: ExecutionsTable;
   cmpkg_plugins: PluginsTable;
+  cmpkg_package_migrations: PackageMigrationsTable;
 }
 
+/**
+ * A row of `cmpkg_plugins`: the installed version of a plugin.
+ *
+ * @example
+ * const installed = await new HistoryStore(conn).readPlugin('knowledge-base'); // null when not installed
+ */
 export interface InstalledPluginRecord {
   pluginId: string;
   version: string;
+  /** `sha256:<hex>` of the `.cmpkg` archive it was installed from (null when migrated from files). */
   packageDigest: string | null;
+  /**
+   * The publisher key pinned for the plugin: the minisign base64 public key line
+   * (`PublicKey.encoded` of `@cmpkg/packager`), not just its 16-digit key id, so a later install can
+   * compare key bytes. Null when it was never installed from a package.
+   */
   keyId: string | null;
   installedAt: string;
   updatedAt: string;
+}
+
+/**
+ * A row of `cmpkg_package_migrations`: the portable-migration-v1 JSON document of a migration an
+ * install from a package applied, kept so a downgrade can run its down steps.
+ *
+ * @example
+ * const docs = await store.readPackageDocuments('knowledge-base');
+ * const migrations = docs.map((d) => parseJsonMigration(d.document, `cmpkg_package_migrations:${d.migrationId}`));
+ */
+export interface PackageMigrationDocument {
+  pluginId: string;
+  migrationId: string;
+  version: string;
+  checksum: string;
+  /** The JSON text exactly as it was packed. */
+  document: string;
 }
 
 // Rows per multi-row INSERT: far below every engine's bound-parameter limit (SQLite 32766).
@@ -138,7 +193,7 @@ const truncate = (text: string | null | undefined, max = 4000): string | null =>
   text == null ? null : text.length > max ? `${text.slice(0, max - 1)}…` : text;
 
 /**
- * Reads and writes the four history tables through the connection's Kysely instance, so the same
+ * Reads and writes the history tables through the connection's Kysely instance, so the same
  * code serves every engine. Reads tolerate absent tables (a database cmpkg never touched has an
  * empty history); only `ensureTables` creates them, and only runs that change something call it.
  *
@@ -150,6 +205,8 @@ export class HistoryStore {
   readonly #conn: Connection;
   readonly #db: Kysely<HistoryDatabase>;
   #exists: boolean | undefined;
+  /** Whether every table of HISTORY_TABLES exists (the core four and the later ones). */
+  #complete: boolean | undefined;
 
   constructor(conn: Connection) {
     this.#conn = conn;
@@ -157,10 +214,13 @@ export class HistoryStore {
     this.#db = conn.db as unknown as Kysely<HistoryDatabase>;
   }
 
-  /** Whether the history tables exist (cached once they do). */
+  /**
+   * Whether the history tables exist (cached once they do): the four of DESIGN.md §3.1; tables
+   * added later (`cmpkg_package_migrations`) are read only where they exist.
+   */
   async exists(): Promise<boolean> {
     if (this.#exists) return true;
-    const names = Object.values(HISTORY_TABLES);
+    const names: string[] = Object.values(HISTORY_TABLES);
     const list = names.map((n) => `'${n}'`).join(', ');
     // information_schema is not portable to SQLite, and Kysely's introspection reads every
     // table's columns, which is slow on databases with thousands of tables.
@@ -174,13 +234,25 @@ export class HistoryStore {
             : `select table_name as name from information_schema.tables where table_name in (${list})`;
     const { rows } = await this.#conn.execute<{ name: string }>(query);
     const found = new Set(rows.map((r) => r.name));
-    this.#exists = names.every((n) => found.has(n));
+    this.#exists = CORE_TABLES.every((n) => found.has(n));
+    this.#complete = names.every((n) => found.has(n));
     return this.#exists;
   }
 
-  /** Creates the history tables if they are missing (idempotent). */
+  /**
+   * Forgets what `exists` learned: after a caller's ROLLBACK undid the CREATE TABLEs of a run inside
+   * its transaction, the tables are gone again.
+   */
+  forgetTables(): void {
+    this.#exists = undefined;
+    this.#complete = undefined;
+  }
+
+  /** Creates the history tables that are missing (idempotent; adds later tables to older databases). */
   async ensureTables(): Promise<void> {
-    if (await this.exists()) return;
+    if (this.#complete) return;
+    await this.exists();
+    if (this.#complete) return;
     const db = this.#db.schema;
     const ts = 'varchar(32)';
     await db
@@ -246,7 +318,19 @@ export class HistoryStore {
       .addColumn('installed_at', ts, (c) => c.notNull())
       .addColumn('updated_at', ts, (c) => c.notNull())
       .execute();
+    await db
+      .createTable(HISTORY_TABLES.packageMigrations)
+      .ifNotExists()
+      .addColumn('plugin_id', 'varchar(128)', (c) => c.notNull())
+      .addColumn('migration_id', 'varchar(255)', (c) => c.notNull())
+      .addColumn('version', 'varchar(64)', (c) => c.notNull())
+      .addColumn('checksum', 'varchar(80)', (c) => c.notNull())
+      // MySQL's TEXT stops at 64 KiB; a migration with a large data step can be bigger.
+      .addColumn('document', this.#conn.engine === 'mysql' ? sql`longtext` : 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('cmpkg_package_migrations_pk', ['plugin_id', 'migration_id'])
+      .execute();
     this.#exists = true;
+    this.#complete = true;
   }
 
   /** Every recorded migration of every plugin (cross-plugin dependencies need them all), by rank. */
@@ -315,6 +399,56 @@ export class HistoryStore {
           updatedAt: r.updated_at,
         }
       : null;
+  }
+
+  /**
+   * The stored documents of a plugin's package-installed migrations, by migration id ([] where the
+   * table does not exist yet).
+   */
+  async readPackageDocuments(pluginId: string): Promise<PackageMigrationDocument[]> {
+    if (!(await this.exists()) || !this.#complete) return [];
+    const rows = await this.#db
+      .selectFrom('cmpkg_package_migrations')
+      .selectAll()
+      .where('plugin_id', '=', pluginId)
+      .orderBy('migration_id')
+      .execute();
+    return rows.map((r) => ({
+      pluginId: r.plugin_id,
+      migrationId: r.migration_id,
+      version: r.version,
+      checksum: r.checksum,
+      document: r.document,
+    }));
+  }
+
+  /** Stores (inserts or replaces) migration documents; needs `ensureTables` first. */
+  async writePackageDocuments(documents: readonly PackageMigrationDocument[]): Promise<void> {
+    for (const d of documents) {
+      const row = {
+        plugin_id: d.pluginId,
+        migration_id: d.migrationId,
+        version: d.version,
+        checksum: d.checksum,
+        document: d.document,
+      };
+      const rest = { version: d.version, checksum: d.checksum, document: d.document };
+      const insert = this.#db.insertInto('cmpkg_package_migrations').values(row);
+      await (this.#conn.engine === 'mysql'
+        ? insert.onDuplicateKeyUpdate(rest)
+        : insert.onConflict((oc) => oc.columns(['plugin_id', 'migration_id']).doUpdateSet(rest))
+      ).execute();
+    }
+  }
+
+  /** Forgets the stored documents of these migrations (they were rolled back). */
+  async deletePackageDocuments(pluginId: string, migrationIds: readonly string[]): Promise<void> {
+    if (migrationIds.length === 0 || !(await this.exists()) || !this.#complete) return;
+    await this.#db
+      .deleteFrom('cmpkg_package_migrations')
+      .where('plugin_id', '=', pluginId)
+      .where('migration_id', 'in', [...migrationIds])
+      .execute();
   }
 
   async readExecutions(pluginId: string, limit: number): Promise<ExecutionRecord[]> {
@@ -548,7 +682,37 @@ export class HistoryStore {
       .execute();
   }
 
-  /** Records the plugin's installed version (or removes the record when nothing is installed). */
+  /**
+   * Puts a plugin's `cmpkg_plugins` row back exactly as it was read (timestamps included), or removes
+   * it when `record` is null: what undoing a failed install needs, where `writePlugin` would stamp
+   * the time.
+   *
+   * @example
+   * const before = await store.readPlugin('kb');
+   * // … an install that failed half-way …
+   * await store.restorePlugin('kb', before);
+   */
+  async restorePlugin(pluginId: string, record: InstalledPluginRecord | null): Promise<void> {
+    await this.#db.deleteFrom('cmpkg_plugins').where('plugin_id', '=', pluginId).execute();
+    if (!record) return;
+    await this.#db
+      .insertInto('cmpkg_plugins')
+      .values({
+        plugin_id: pluginId,
+        version: record.version,
+        package_digest: record.packageDigest,
+        key_id: record.keyId,
+        installed_at: record.installedAt,
+        updated_at: record.updatedAt,
+      })
+      .execute();
+  }
+
+  /**
+   * Records the plugin's installed version (or removes the record when nothing is installed).
+   * `keyId` is the pinned publisher key as its minisign base64 line (`PublicKey.encoded`), see
+   * {@link InstalledPluginRecord.keyId}.
+   */
   async writePlugin(
     pluginId: string,
     version: string | null,

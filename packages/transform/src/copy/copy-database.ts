@@ -43,8 +43,8 @@ export interface CopyOptions {
   tables?: string[];
   /**
    * Also copy cmpkg's history tables (`cmpkg_migrations`, `cmpkg_steps`, `cmpkg_executions`,
-   * `cmpkg_plugins`), so a database moved to another engine keeps its migration history and
-   * `cmpkg status` there shows what was applied. Default: true when `tables` is not given.
+   * `cmpkg_plugins`, `cmpkg_package_migrations`), so a database moved to another engine keeps its
+   * migration history and `cmpkg status` there shows what was applied. Default: true when `tables` is not given.
    */
   history?: boolean;
   mapping?: CopyMapping;

@@ -75,8 +75,8 @@ export interface PlanCopyInput {
   tables?: readonly string[];
   /**
    * Also copy cmpkg's history tables (`cmpkg_migrations`, `cmpkg_steps`, `cmpkg_executions`,
-   * `cmpkg_plugins`) found in `source`, under their own names: a database moved to another engine
-   * keeps its migration history. Default false here; `copyDatabase` decides.
+   * `cmpkg_plugins`, `cmpkg_package_migrations`) found in `source`, under their own names: a
+   * database moved to another engine keeps its migration history. Default false here; `copyDatabase` decides.
    */
   history?: boolean;
   mapping?: CopyMapping;

@@ -134,6 +134,64 @@ describe('importTables refusals', () => {
   });
 });
 
+describe("importTables inside a caller's transaction", () => {
+  it("writes in a savepoint, commits nothing, and the caller's ROLLBACK undoes it", async () => {
+    const d = await db();
+    await d.connection.execute('BEGIN');
+    await d.connection.execute("insert into items values (9, 'caller', null)");
+    const report = await importTables({
+      db: d,
+      input: file(d.dir, 'items.ndjson', '{"id":3,"name":"c"}\n{"id":1,"name":"A"}'),
+      mode: 'merge',
+    });
+    expect(report.written).toBe(2);
+    // Still the caller's transaction: the import neither committed nor ended it.
+    expect(d.connection.inTransaction).toBe(true);
+    expect(await d.rows('select id, name from items order by id')).toEqual([
+      { id: 1, name: 'A' },
+      { id: 2, name: 'b' },
+      { id: 3, name: 'c' },
+      { id: 9, name: 'caller' },
+    ]);
+    await d.connection.execute('ROLLBACK');
+    expect(await d.rows('select id, name from items order by id')).toEqual([
+      { id: 1, name: 'a' },
+      { id: 2, name: 'b' },
+    ]);
+  });
+
+  it("undoes only its own rows on a bad row and leaves the caller's transaction usable", async () => {
+    const d = await db();
+    await d.connection.execute('BEGIN');
+    await d.connection.execute("insert into items values (9, 'caller', null)");
+    const error = await failureOf(
+      importTables({
+        db: d,
+        input: file(d.dir, 'items.ndjson', '{"id":3,"name":"c"}\n{"id":4,"name":null}'),
+      }),
+    );
+    expect(error.code).toBe('E_DATA');
+    expect(error.message).toContain('items.ndjson:2');
+    expect(d.connection.inTransaction).toBe(true);
+    await d.connection.execute('COMMIT');
+    expect(await d.rows('select id from items order by id')).toEqual([{ id: 1 }, { id: 2 }, { id: 9 }]);
+  });
+
+  it("validateOnly rolls back to its savepoint, not the caller's transaction", async () => {
+    const d = await db();
+    await d.connection.execute('BEGIN');
+    await d.connection.execute("insert into items values (9, 'caller', null)");
+    const report = await importTables({
+      db: d,
+      input: file(d.dir, 'items.ndjson', '{"id":3,"name":"c"}'),
+      validateOnly: true,
+    });
+    expect(report.written).toBe(0);
+    await d.connection.execute('COMMIT');
+    expect(await d.rows('select id from items order by id')).toEqual([{ id: 1 }, { id: 2 }, { id: 9 }]);
+  });
+});
+
 function file(dir: string, name: string, content: string): string {
   const path = join(dir, name);
   writeFileSync(path, content);

@@ -121,6 +121,11 @@ interface ImportFile {
  * rows go to the reject file and the rest commits. A directory's `export.json` checksums are checked
  * first. Fields missing from a row are written as NULL.
  *
+ * Called while the connection is in a transaction (an install that imports inside its own), the
+ * import runs in a savepoint of it instead: it commits nothing, a failure undoes only the import,
+ * and the caller's COMMIT or ROLLBACK decides. Auto-increment columns are synchronised after the
+ * rows are written (after the COMMIT, or inside the caller's transaction).
+ *
  * @example
  * const report = await importTables({ db, input: './export', mode: 'replace' });
  */
@@ -170,9 +175,19 @@ export async function importTables(options: ImportOptions): Promise<ImportReport
   const rejects = collectErrors ? await RejectLog.open(rejectTemp) : undefined;
   const reports: ImportTableReport[] = [];
   const conn = db.connection;
+  // A caller's transaction is used, never committed: the import is then a savepoint of it.
+  const own = !conn.inTransaction;
+  const savepoint = 'cmpkg_import';
+  const rollback = async () => {
+    if (own) await conn.execute('ROLLBACK');
+    else {
+      await conn.execute(`ROLLBACK TO SAVEPOINT ${savepoint}`);
+      await conn.execute(`RELEASE SAVEPOINT ${savepoint}`);
+    }
+  };
   let inTx = false;
   try {
-    await conn.execute('BEGIN');
+    await conn.execute(own ? 'BEGIN' : `SAVEPOINT ${savepoint}`);
     inTx = true;
     if (mode === 'replace') {
       // Children first, so no foreign key blocks a delete.
@@ -194,10 +209,10 @@ export async function importTables(options: ImportOptions): Promise<ImportReport
       reports.push(await importFile(db, f, byName.get(f.table)!, mode, batchSize, rejects, options));
     }
     if (validateOnly) {
-      await conn.execute('ROLLBACK');
       inTx = false;
+      await rollback();
     } else {
-      await conn.execute('COMMIT');
+      await conn.execute(own ? 'COMMIT' : `RELEASE SAVEPOINT ${savepoint}`);
       inTx = false;
       for (const { f } of order) {
         for (const c of byName.get(f.table)!.columns) {
@@ -225,7 +240,7 @@ export async function importTables(options: ImportOptions): Promise<ImportReport
       durationMs: Math.round(performance.now() - started),
     };
   } catch (err) {
-    if (inTx) await conn.execute('ROLLBACK').catch(() => undefined);
+    if (inTx) await rollback().catch(() => undefined);
     await rejects?.discard();
     await rm(rejectTemp, { force: true });
     throw err;
