@@ -4,6 +4,8 @@ export type { ArchiveEntry, ArchiveWriteResult, WriteArchiveOptions } from './ar
 export { writeArchive } from './archive-writer.js';
 export type { PackageInspection } from './inspect.js';
 export { inspectPackage } from './inspect.js';
+export type { InstallEvent, InstallOptions, InstallResult } from './install.js';
+export { installPackage } from './install.js';
 export type { KeyPair, PublicKey } from './keys.js';
 export {
   decodeSecretKey,
