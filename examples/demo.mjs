@@ -1,6 +1,9 @@
 #!/usr/bin/env node
-// The `pnpm demo` script: applies the sample plugin to a brand-new SQLite file with the built CLI,
-// showing `status` before and after `up`. Runs from any working directory.
+// The `pnpm demo` script, with the built CLI, from the repository root:
+//  1. applies the sample plugin to a brand-new SQLite file, showing `status` before and after `up`;
+//  2. the package flow: a publisher key, signed packages of sample 1.0.0 and 2.0.0, a verify,
+//     an install of 1.0.0 into another new SQLite file, the upgrade to 2.0.0, and `status` there.
+// Runs from any working directory; everything it writes is under .demo/ (git-ignored).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -9,22 +12,48 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'packages', 'cli', 'bin', 'cmpkg.js');
 const demoDir = join(root, '.demo');
-const dbFile = join(demoDir, 'sample.db');
 
-// A fresh database every time, so the demo always shows pending -> applied. The WAL/SHM/journal
-// companions go too: a stale WAL next to a new file would be replayed into it.
+/** Removes a SQLite file and its WAL/SHM/journal companions: a stale WAL would be replayed into a new file. */
+function removeDatabase(file) {
+  for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(file + suffix, { force: true });
+}
+
+// A fresh start every time, so the demo always shows pending -> applied and a first install.
 mkdirSync(demoDir, { recursive: true });
-for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(dbFile + suffix, { force: true });
+removeDatabase(join(demoDir, 'sample.db'));
+removeDatabase(join(demoDir, 'installed.db'));
+for (const name of ['publisher.key', 'publisher.pub', 'sample-1.0.0.cmpkg', 'sample-2.0.0.cmpkg']) {
+  rmSync(join(demoDir, name), { force: true });
+}
 
 // Relative paths, run from the repository root: exactly what a user would type.
-const common = ['--config', 'examples/sample-plugin/cmpkg.config.json', '--db', 'sqlite:.demo/sample.db'];
-const steps = [['status'], ['up'], ['status']];
+const plugin = ['--config', 'examples/sample-plugin/cmpkg.config.json'];
+const sample = [...plugin, '--db', 'sqlite:.demo/sample.db'];
+const installed = ['--db', 'sqlite:.demo/installed.db'];
+const steps = [
+  { title: 'Apply the sample plugin from its migration files' },
+  ['status', ...sample],
+  ['up', ...sample],
+  ['status', ...sample],
+  { title: 'The same plugin as signed packages' },
+  ['keygen', '--out', '.demo/publisher'],
+  ['pack', '--key', '.demo/publisher.key', '--version', '1.0.0', '--out-dir', '.demo', ...plugin],
+  ['pack', '--key', '.demo/publisher.key', '--version', '2.0.0', '--out-dir', '.demo', ...plugin],
+  ['verify', '.demo/sample-2.0.0.cmpkg', '--pubkey', '.demo/publisher.pub'],
+  ['install', '.demo/sample-1.0.0.cmpkg', '--trust-key', '.demo/publisher.pub', ...installed],
+  ['install', '.demo/sample-2.0.0.cmpkg', ...installed],
+  ['status', ...plugin, ...installed],
+];
 
-for (const args of steps) {
-  const shown = ['cmpkg', ...args, ...common].join(' ');
+for (const step of steps) {
+  if (!Array.isArray(step)) {
+    process.stdout.write(`\n== ${step.title}\n`);
+    continue;
+  }
+  const shown = ['cmpkg', ...step].join(' ');
   process.stdout.write(`\n$ ${shown}\n`);
   // stdio inherited: the CLI's own output streams straight through (colours and all on a TTY).
-  const run = spawnSync(process.execPath, [cli, ...args, ...common], { cwd: root, stdio: 'inherit' });
+  const run = spawnSync(process.execPath, [cli, ...step], { cwd: root, stdio: 'inherit' });
   if (run.error) {
     process.stderr.write(`demo: could not start the CLI: ${run.error.message}\n`);
     process.exit(1);
@@ -36,4 +65,6 @@ for (const args of steps) {
   }
 }
 
-process.stdout.write(`\nDone: the sample plugin is applied to ${dbFile}\n`);
+process.stdout.write(
+  `\nDone: the sample plugin is applied to ${join(demoDir, 'sample.db')}, and installed from its packages (1.0.0, then 2.0.0) into ${join(demoDir, 'installed.db')}\n`,
+);

@@ -20,14 +20,21 @@ describeEngines('conformance: apply, no-op, status, drift, rollback', (engine) =
     const before = await project.run(['status', '--json']);
     expect(before.code, describeRun(['status'], before)).toBe(0);
     const pending = parseJsonOutput<{ counts: Record<string, number> }>(before);
-    expect(pending.counts).toMatchObject({ applied: 0, pending: 3 });
+    expect(pending.counts).toMatchObject({ applied: 0, pending: sampleMigrationIds.length });
     // status is read-only: it created nothing, not even the history tables.
     expect(await db.tableNames()).toEqual([]);
 
     const up = await project.run(['up']);
     expect(up.code, describeRun(['up'], up)).toBe(0);
     expect(await db.tableNames()).toEqual(
-      expect.arrayContaining(['entries', 'tags', 'entry_tags', 'categories', 'cmpkg_migrations']),
+      expect.arrayContaining([
+        'entries',
+        'tags',
+        'entry_tags',
+        'categories',
+        'entry_revisions',
+        'cmpkg_migrations',
+      ]),
     );
     expect(await db.count('categories')).toBe(4);
     const history = await db.history();
@@ -43,7 +50,7 @@ describeEngines('conformance: apply, no-op, status, drift, rollback', (engine) =
     const after = parseJsonOutput<{ counts: Record<string, number>; engine: string }>(
       await project.run(['status', '--json']),
     );
-    expect(after.counts).toMatchObject({ applied: 3, pending: 0 });
+    expect(after.counts).toMatchObject({ applied: sampleMigrationIds.length, pending: 0 });
     expect(after.engine).toBe(engine);
     const plan = await project.run(['plan']);
     expect(plan.code, describeRun(['plan'], plan)).toBe(0);
@@ -100,13 +107,22 @@ describeEngines('conformance: apply, no-op, status, drift, rollback', (engine) =
       }>;
     }>(result);
     expect(snapshot.engine).toBe(engine);
-    expect(snapshot.tables.map((t) => t.name)).toEqual(['categories', 'entries', 'entry_tags', 'tags']);
+    expect(snapshot.tables.map((t) => t.name)).toEqual([
+      'categories',
+      'entries',
+      'entry_revisions',
+      'entry_tags',
+      'tags',
+    ]);
     const entries = snapshot.tables.find((t) => t.name === 'entries');
     expect(entries?.columns.map((c) => [c.name, c.type])).toEqual([
       ['id', 'integer'],
       ['title', 'varchar(200)'],
       ['body', 'text'],
       ['created_at', engine === 'mysql' ? 'timestamptz' : 'timestamp'],
+      // 1.1.0 (0004_entry_slugs) and 2.0.0 (0005_entry_revisions) add these.
+      ['slug', 'varchar(220)'],
+      ['status', 'varchar(16)'],
     ]);
 
     const one = await project.run(['introspect', '--table', 'categories', '--exact-counts']);

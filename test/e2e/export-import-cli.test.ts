@@ -75,13 +75,22 @@ describe('cmpkg export', () => {
     expect(manifest.format).toBe('cmpkg-export/1');
     const entries = manifest.tables.find((t) => t.table === 'entries');
     expect(entries?.rows).toBe(SAMPLE_ENTRIES);
-    expect(entries?.columns.map((c) => c.name)).toEqual(['id', 'title', 'body', 'created_at']);
+    // 1.1.0 added the slug, 2.0.0 the status.
+    expect(entries?.columns.map((c) => c.name)).toEqual([
+      'id',
+      'title',
+      'body',
+      'created_at',
+      'slug',
+      'status',
+    ]);
     const bytes = readFileSync(join(exportDir, 'entries.ndjson'));
     expect(entries?.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
 
     const rows = ndjsonLines(join(exportDir, 'entries.ndjson'));
     expect(rows).toHaveLength(SAMPLE_ENTRIES);
-    const source7 = query(source.dbFile, 'SELECT id, title, body FROM entries WHERE id = 7')[0];
+    const source7 = query(source.dbFile, 'SELECT id, title, body, slug, status FROM entries WHERE id = 7')[0];
+    expect(source7).toMatchObject({ slug: 'entry-7-—-ünïcødé-✓', status: 'published' });
     expect(rows.find((r) => r.id === 7)).toMatchObject(source7 ?? {});
   });
 
@@ -369,9 +378,16 @@ describeEngines(
   ['postgresql', 'mysql'],
 );
 
-/** An `entries` row as the export writes it. */
+/** An `entries` row as the export writes it (sample 2.0.0: with the slug and the status). */
 function good(id: number): Record<string, unknown> {
-  return { id, title: `Entry ${id}`, body: 'text', created_at: '2024-03-01T10:00:00' };
+  return {
+    id,
+    title: `Entry ${id}`,
+    body: 'text',
+    created_at: '2024-03-01T10:00:00',
+    slug: `entry-${id}`,
+    status: 'published',
+  };
 }
 
 function writeEntries(project: Project, rows: Array<Record<string, unknown>>): string {

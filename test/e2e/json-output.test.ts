@@ -40,11 +40,11 @@ describe('i. --json prints one JSON document for status/plan/up/validate/history
 
     const status = await json(project, ['status'], 0);
     expect(status.pluginId).toBe('sample');
-    expect(status.counts).toMatchObject({ pending: 3, applied: 0 });
+    expect(status.counts).toMatchObject({ pending: 5, applied: 0 });
 
     const plan = await json(project, ['plan'], 0);
     expect(plan.direction).toBe('up');
-    expect((plan.migrations as unknown[]).length).toBe(3);
+    expect((plan.migrations as unknown[]).length).toBe(5);
 
     const up = await json(project, ['up'], 0);
     expect(up.ok).toBe(true);
@@ -54,6 +54,8 @@ describe('i. --json prints one JSON document for status/plan/up/validate/history
       ['0001_create_entries', 'applied'],
       ['0002_add_tags', 'applied'],
       ['0003_seed_categories', 'applied'],
+      ['0004_entry_slugs', 'applied'],
+      ['0005_entry_revisions', 'applied'],
     ]);
 
     const again = await json(project, ['up'], 0);
@@ -61,11 +63,11 @@ describe('i. --json prints one JSON document for status/plan/up/validate/history
     expect(again.results).toEqual([]);
 
     const validate = await json(project, ['validate'], 0);
-    expect(validate).toMatchObject({ ok: true, pluginId: 'sample', checked: 3, drift: [] });
+    expect(validate).toMatchObject({ ok: true, pluginId: 'sample', checked: 5, drift: [] });
 
     const history = await json(project, ['history'], 0);
     expect(history.pluginId).toBe('sample');
-    expect((history.migrations as unknown[]).length).toBe(3);
+    expect((history.migrations as unknown[]).length).toBe(5);
     expect((history.executions as unknown[]).length).toBeGreaterThanOrEqual(1);
   });
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeRun, parseJsonOutput } from '../helpers/cli.js';
-import { appliedIds, count, fingerprint, tableExists, tableNames } from '../helpers/db.js';
+import { appliedIds, count, fingerprint, query, tableExists, tableNames } from '../helpers/db.js';
 import { copySamplePlugin, removeTempDirs, sampleMigrationIds } from '../helpers/project.js';
 
 afterAll(removeTempDirs);
@@ -35,8 +35,10 @@ describe('b. status before/after up and down; up --dry-run changes nothing', () 
       '0001_create_entries': 'pending',
       '0002_add_tags': 'pending',
       '0003_seed_categories': 'pending',
+      '0004_entry_slugs': 'pending',
+      '0005_entry_revisions': 'pending',
     });
-    expect(beforeDoc.counts.pending).toBe(3);
+    expect(beforeDoc.counts.pending).toBe(5);
     expect(beforeDoc.counts.applied).toBe(0);
     expect(existsSync(project.dbFile), 'status --json must not create the database file').toBe(false);
 
@@ -49,26 +51,34 @@ describe('b. status before/after up and down; up --dry-run changes nothing', () 
       '0001_create_entries': 'applied',
       '0002_add_tags': 'applied',
       '0003_seed_categories': 'applied',
+      '0004_entry_slugs': 'applied',
+      '0005_entry_revisions': 'applied',
     });
-    expect(after.counts.applied).toBe(3);
+    expect(after.counts.applied).toBe(5);
     expect(after.counts.pending).toBe(0);
     expect(after.drift).toEqual([]);
     const afterHuman = await project.run(['status']);
     expect(afterHuman.code).toBe(0);
     expect(afterHuman.stdout).toMatch(/applied/i);
 
-    // `down` rolls back the last one only (0003, the seed with its table).
+    // `down` rolls back the last one only (0005: the revisions table and the status column).
     const down = await project.run(['down', '--yes']);
     expect(down.code, describeRun(['down', '--yes'], down)).toBe(0);
-    expect(tableExists(project.dbFile, 'categories')).toBe(false);
-    expect(tableExists(project.dbFile, 'tags')).toBe(true);
-    expect(appliedIds(project.dbFile)).toEqual(['0001_create_entries', '0002_add_tags']);
+    expect(tableExists(project.dbFile, 'entry_revisions')).toBe(false);
+    expect(tableExists(project.dbFile, 'categories')).toBe(true);
+    const entryColumns = query(project.dbFile, "SELECT name FROM pragma_table_info('entries')").map(
+      (r) => r.name,
+    );
+    expect(entryColumns).toEqual(['id', 'title', 'body', 'created_at', 'slug']);
+    expect(appliedIds(project.dbFile)).toEqual(sampleMigrationIds.slice(0, 4));
 
     const afterDown = parseJsonOutput<StatusJson>(await project.run(['status', '--json']));
     expect(states(afterDown)).toEqual({
       '0001_create_entries': 'applied',
       '0002_add_tags': 'applied',
-      '0003_seed_categories': 'pending',
+      '0003_seed_categories': 'applied',
+      '0004_entry_slugs': 'applied',
+      '0005_entry_revisions': 'pending',
     });
     expect(afterDown.counts.pending).toBe(1);
   });
@@ -86,13 +96,17 @@ describe('b. status before/after up and down; up --dry-run changes nothing', () 
     expect(dry.stdout).toContain(
       "INSERT INTO categories (id, slug, name) VALUES (3, 'reference', 'Reference; facts and tables')",
     );
+    expect(dry.stdout).toContain('ALTER TABLE entries ADD COLUMN slug VARCHAR(220)');
+    expect(dry.stdout).toContain('CREATE INDEX idx_entries_slug ON entries (slug)');
+    expect(dry.stdout).toContain('CREATE TABLE entry_revisions');
     // Nothing touched: no file, or (if a dialect must create one) a file with no tables at all.
     if (existsSync(project.dbFile)) expect(tableNames(project.dbFile)).toEqual([]);
   });
 
   it('up --dry-run on an existing database leaves it byte-for-byte identical', async () => {
     const project = copySamplePlugin();
-    expect((await project.run(['up'])).code).toBe(0);
+    // Sample 1.0.0, then its last migration rolled back: 0003 pending again, 0004 and 0005 never applied.
+    expect((await project.run(['up', '--to', '1.0.0'])).code).toBe(0);
     expect((await project.run(['down', '--yes'])).code).toBe(0);
     const before = fingerprint(project.dbFile);
 
@@ -100,7 +114,8 @@ describe('b. status before/after up and down; up --dry-run changes nothing', () 
     const dry = await project.run(args);
     expect(dry.code, describeRun(args, dry)).toBe(0);
     expect(dry.stdout).toContain('CREATE TABLE categories');
-    // Only the pending migration: the applied ones are not printed again.
+    expect(dry.stdout).toContain('CREATE TABLE entry_revisions');
+    // Only the pending migrations: the applied ones are not printed again.
     expect(dry.stdout).not.toContain('CREATE TABLE entries');
 
     expect(fingerprint(project.dbFile)).toBe(before);

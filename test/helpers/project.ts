@@ -5,7 +5,20 @@ import { type CliResult, type RunningCli, repoRoot, runCli, startCli } from './c
 
 /** The sample plugin shipped in examples/, which the demo and the docs use too. */
 export const samplePluginDir = join(repoRoot, 'examples', 'sample-plugin');
-export const sampleMigrationIds = ['0001_create_entries', '0002_add_tags', '0003_seed_categories'] as const;
+/** Every migration of the sample plugin, in the order `cmpkg up` applies them. */
+export const sampleMigrationIds = [
+  '0001_create_entries',
+  '0002_add_tags',
+  '0003_seed_categories',
+  '0004_entry_slugs',
+  '0005_entry_revisions',
+] as const;
+/** The sample plugin's versions and the migrations each one adds (1.0.0 has three, 1.1.0 and 2.0.0 one each). */
+export const sampleVersions = {
+  '1.0.0': ['0001_create_entries', '0002_add_tags', '0003_seed_categories'],
+  '1.1.0': ['0004_entry_slugs'],
+  '2.0.0': ['0005_entry_revisions'],
+} as const;
 
 const created: string[] = [];
 
