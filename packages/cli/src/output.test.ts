@@ -1,6 +1,14 @@
 import { UsageError } from '@cmpkg/core';
 import { describe, expect, it } from 'vitest';
-import { colorEnabled, formatDuration, formatTable, Output, stripAnsi, toJsonError } from './output.js';
+import {
+  colorEnabled,
+  formatBytes,
+  formatDuration,
+  formatTable,
+  Output,
+  stripAnsi,
+  toJsonError,
+} from './output.js';
 
 describe('formatTable', () => {
   it('aligns columns, without trailing spaces', () => {
@@ -79,6 +87,17 @@ describe('helpers', () => {
     expect(formatDuration(1500)).toBe('1.5 s');
     expect(formatDuration(125_000)).toBe('2 min 5 s');
   });
+  it('formats byte counts with one decimal below 10 and the rounded value deciding the unit', () => {
+    expect(formatBytes(0)).toBe('0 B');
+    expect(formatBytes(999)).toBe('999 B');
+    expect(formatBytes(1000)).toBe('1.0 kB');
+    expect(formatBytes(3240)).toBe('3.2 kB');
+    expect(formatBytes(9960)).toBe('10 kB');
+    expect(formatBytes(999_499)).toBe('999 kB');
+    expect(formatBytes(999_999)).toBe('1.0 MB');
+    expect(formatBytes(1_400_000)).toBe('1.4 MB');
+  });
+
   it('turns anything into a JSON error', () => {
     expect(toJsonError(new RangeError('x'))).toMatchObject({
       code: 'E_INTERNAL',

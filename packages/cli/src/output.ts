@@ -46,6 +46,11 @@ export interface CliIo {
   cwd?: string;
   /** Asks a yes/no question (default: a readline prompt on stdin/stderr). */
   confirm?: (question: string) => Promise<boolean>;
+  /**
+   * Asks for a secret (a key passphrase) without echoing it (default: a raw-mode prompt on the
+   * terminal). Only used when stdin is a TTY or this is given.
+   */
+  promptSecret?: (question: string) => Promise<string>;
 }
 
 /** The colour functions used (a subset of picocolors), or identity functions when colour is off. */
@@ -125,6 +130,20 @@ export function formatDuration(ms: number): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   const minutes = Math.floor(ms / 60_000);
   return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+/** `812 B`, `3.2 kB`, `1.4 MB`: file sizes the way people read them (powers of 1000, like ls --si). */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let value = bytes / 1000;
+  let unit = 0;
+  // Decided on the rounded value, so 999,999 bytes is `1.0 MB`, not `1000 kB`.
+  while (value >= 999.5 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value < 9.95 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }
 
 /** `1 migration`, `3 migrations`. */

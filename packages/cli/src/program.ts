@@ -6,12 +6,17 @@ import { type ExportCommandOptions, runExport } from './commands/export.js';
 import { runHistory } from './commands/history.js';
 import { IMPORT_MODES, type ImportCommandOptions, runImport } from './commands/import.js';
 import { runInit } from './commands/init.js';
+import { runInspect } from './commands/inspect.js';
+import { type InstallCommandOptions, runInstall } from './commands/install.js';
 import { type IntrospectCommandOptions, runIntrospect } from './commands/introspect.js';
+import { type KeygenCommandOptions, runKeygen } from './commands/keygen.js';
 import { runNew } from './commands/new.js';
+import { type PackCommandOptions, runPack } from './commands/pack.js';
 import { runPlan } from './commands/plan.js';
 import { runStatus } from './commands/status.js';
 import { runUp, type UpCommandOptions } from './commands/up.js';
 import { runValidate } from './commands/validate.js';
+import { type PackageFileOptions, runVerify } from './commands/verify.js';
 import type { CommandContext, GlobalOptions } from './context.js';
 import { MIGRATION_FORMATS } from './templates.js';
 
@@ -63,7 +68,8 @@ Exit codes:
   1  the operation failed (a migration failed, the database is unreachable)
   2  bad input or usage (the message names the file and the field or line)
   3  refused for safety (drift, lock timeout, rollback without --force, backup impossible,
-     a copy into a non-empty table)
+     a copy into a non-empty table, an untrusted or altered package signature, a downgrade
+     without --allow-downgrade)
 
 Settings: flags > DATABASE_URL > cmpkg.config.json > defaults. NO_COLOR turns colour off.`;
 
@@ -106,6 +112,7 @@ export function buildProgram(
     .option('--user <name>', 'recorded as applied_by (default: the OS user)')
     .option('--verbose', 'print stack traces of unexpected errors')
     .addHelpText('after', EXIT_CODES_HELP);
+  letCommandsOwnVersionOption(program, ['pack']);
 
   program
     .command('init')
@@ -232,8 +239,108 @@ export function buildProgram(
       run(cmd, (ctx) => runImport(ctx, input, opts)),
     );
 
+  program
+    .command('keygen')
+    .description('create a publisher key pair: <base>.key (secret, mode 0600) and <base>.pub (minisign)')
+    .option('--out <base>', 'write <base>.key and <base>.pub (default ./cmpkg)')
+    .option('--encrypt', 'encrypt the secret key with a passphrase (env CMPKG_KEY_PASSPHRASE, or typed)')
+    .option('--force', 'replace existing key files')
+    .option(
+      '--rotate-from <old.key>',
+      'also write <base>.rotation.json: the old key hands the plugin (--plugin or config) to the new one',
+    )
+    .addHelpText('after', KEYGEN_HELP)
+    .action(async (opts: KeygenCommandOptions, cmd: Command) => run(cmd, (ctx) => runKeygen(ctx, opts)));
+
+  program
+    .command('pack')
+    .description("build the configured plugin's signed, reproducible .cmpkg package")
+    .requiredOption('--key <file>', 'the secret key file that signs it (cmpkg keygen)')
+    .option('--version <version>', 'pack as this version: its migrations up to it (default: plugin.version)')
+    .addOption(
+      new Option('--out <file>', 'the package file (default <id>-<version>.cmpkg)').conflicts('outDir'),
+    )
+    .option('--out-dir <dir>', 'where <id>-<version>.cmpkg goes (default: the working directory)')
+    .option('--with-data', 'include the rows of --tables, exported from --db')
+    .option('--tables <names>', 'with --with-data: the tables, comma-separated', nameList('--tables'))
+    .option('--readme <file>', 'include this README.md')
+    .option(
+      '--requires <id@range>',
+      'a plugin that must be installed first, e.g. auth@^2.0.0 (repeatable)',
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
+    .option('--rotation <file>', 'include this rotation statement (keygen --rotate-from) as rotation.json')
+    .addHelpText('after', PACK_HELP)
+    .action(async (opts: PackCommandOptions, cmd: Command) => run(cmd, (ctx) => runPack(ctx, opts)));
+
+  program
+    .command('verify')
+    .description("check a package's signature and every file in it")
+    .argument('<file>', 'the .cmpkg package')
+    .option('--pubkey <file>', "the publisher's public key (.pub): the package must be signed by it")
+    .action(async (file: string, opts: PackageFileOptions, cmd: Command) =>
+      run(cmd, (ctx) => runVerify(ctx, file, opts)),
+    );
+
+  program
+    .command('inspect')
+    .description('verify a package and show what is in it: migrations, risk, data, files, signer')
+    .argument('<file>', 'the .cmpkg package')
+    .option('--pubkey <file>', "the publisher's public key (.pub) to check the signer against")
+    .action(async (file: string, opts: PackageFileOptions, cmd: Command) =>
+      run(cmd, (ctx) => runInspect(ctx, file, opts)),
+    );
+
+  program
+    .command('install')
+    .description('install or upgrade a plugin from a signed package into --db; all or nothing')
+    .argument('<file>', 'the .cmpkg package')
+    .option('--trust-key <file>', "the publisher's public key: pinned on a first install, checked after")
+    .option('--rotation <file>', 'rotation statements accepting a new signing key (keygen --rotate-from)')
+    .option('--allow-downgrade', 'install an older version: the newer migrations are rolled back')
+    .option('--import-data', "import the package's data on an upgrade too (a first install always does)")
+    .option('--skip-backup', 'do not back up even when a migration requires it')
+    .option('--dry-run', 'verify, check and print the plan; change nothing')
+    .option('--reason <text>', 'recorded in the history')
+    .addHelpText('after', INSTALL_HELP)
+    .action(async (file: string, opts: InstallCommandOptions, cmd: Command) =>
+      run(cmd, (ctx) => runInstall(ctx, file, opts)),
+    );
+
   return program;
 }
+
+const KEYGEN_HELP = `
+Examples:
+  cmpkg keygen --out keys/publisher
+  CMPKG_KEY_PASSPHRASE=... cmpkg keygen --out keys/publisher --encrypt
+  cmpkg keygen --out keys/publisher-2025 --rotate-from keys/publisher.key --plugin sample
+
+--encrypt takes the passphrase from CMPKG_KEY_PASSPHRASE, else asks twice on a terminal; without
+either it exits 2. An encrypted --rotate-from key uses CMPKG_OLD_KEY_PASSPHRASE (else
+CMPKG_KEY_PASSPHRASE, else a prompt). Existing files are refused (exit 2) unless --force.`;
+
+const PACK_HELP = `
+Examples:
+  cmpkg pack --key keys/publisher.key --version 1.0.0 --out-dir dist
+  cmpkg pack --key keys/publisher.key --with-data --tables categories --db sqlite:./seed.db
+  cmpkg pack --key keys/publisher.key --requires auth@^2.0.0 --readme README.md
+
+Packs the plugin of cmpkg.config.json (--config). The same inputs give the same bytes. An encrypted
+key takes CMPKG_KEY_PASSPHRASE, else a prompt on a terminal. Code-valued (TypeScript) steps cannot
+be packed (exit 2).`;
+
+const INSTALL_HELP = `
+Examples:
+  cmpkg install sample-1.0.0.cmpkg --trust-key publisher.pub --db sqlite:./app.db
+  cmpkg install sample-2.0.0.cmpkg --db postgres://app@localhost/app --dry-run
+  cmpkg install sample-1.0.0.cmpkg --allow-downgrade --yes
+
+The first install pins the signer's key (or --trust-key); later packages must be signed by it, or
+carry a rotation statement signed by it (--rotation). Everything is verified before the database is
+touched, and any failure puts the database back as it was.
+Exit codes: 0 installed (or already installed), 1 the install failed (the database was restored),
+2 a damaged package or bad input, 3 refused (untrusted key, altered signature, downgrade, requires).`;
 
 const COPY_HELP = `
 Examples:
@@ -243,6 +350,51 @@ Examples:
 An interrupted copy resumes when it is run again with the same arguments. Without --tables, cmpkg's
 migration history comes along (--no-history leaves it), so 'cmpkg status' on the target shows what was applied.
 Exit codes: 0 copied and verified, 1 verification failed, 2 bad mapping or data, 3 a target table is not empty.`;
+
+/**
+ * `cmpkg pack --version 1.0.0` must reach `pack`: commander lets the program claim its own options
+ * anywhere on the line, so the program's `--version` would print cmpkg's version instead. For the
+ * named commands, a `--version` after the command name is taken out of what the program parses and
+ * handed to the command with the rest of its options; before the command name (and for every other
+ * command) `--version` is still the program's.
+ */
+function letCommandsOwnVersionOption(program: Command, commands: readonly string[]): void {
+  const parseOptions = program.parseOptions.bind(program);
+  program.parseOptions = (argv: string[]) => {
+    const at = commandIndex(program, argv);
+    if (at < 0 || !commands.includes(argv[at] ?? '')) return parseOptions(argv);
+    const kept = argv.slice(0, at + 1);
+    const moved: string[] = [];
+    for (let i = at + 1; i < argv.length; i++) {
+      const arg = argv[i] ?? '';
+      if (arg === '--') {
+        kept.push(...argv.slice(i));
+        break;
+      }
+      if (arg === '--version') {
+        moved.push(arg);
+        const value = argv[i + 1];
+        if (value !== undefined && !value.startsWith('-')) moved.push(argv[++i] ?? '');
+      } else if (arg.startsWith('--version=')) moved.push(arg);
+      else kept.push(arg);
+    }
+    const parsed = parseOptions(kept);
+    // The command parses `unknown`; its options keep their relative order there.
+    return { operands: parsed.operands, unknown: [...parsed.unknown, ...moved] };
+  };
+}
+
+/** Where the command name is in `argv`: the first argument that is neither a program option nor its value. */
+function commandIndex(program: Command, argv: readonly string[]): number {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--') return -1;
+    if (!arg.startsWith('-')) return i;
+    const option = program.options.find((o) => o.long === arg || o.short === arg);
+    if (option?.required || (option?.optional && !(argv[i + 1] ?? '-').startsWith('-'))) i++;
+  }
+  return -1;
+}
 
 /** The global options out of a command's merged options, typed. */
 export function globalOptionsOf(command: Command): GlobalOptions {

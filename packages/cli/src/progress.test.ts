@@ -1,8 +1,9 @@
+import type { InstallEvent } from '@cmpkg/packager';
 import type { ProgressEvent } from '@cmpkg/transform';
 import pc from 'picocolors';
 import { describe, expect, it } from 'vitest';
 import { type CliIo, Output, stripAnsi } from './output.js';
-import { formatTransferLine, transferProgress } from './progress.js';
+import { formatTransferLine, installProgress, transferProgress } from './progress.js';
 
 const plain = pc.createColors(false);
 
@@ -93,5 +94,60 @@ describe('transferProgress', () => {
     const { out, text } = capture({ tty: true });
     transferProgress(out).stop();
     expect(text()).toBe('');
+  });
+});
+
+describe('installProgress', () => {
+  const start = (id: string, index: number, total: number): InstallEvent => ({
+    type: 'migration:start',
+    migration: { pluginId: 'sample', id, version: '1.0.0', name: id, direction: 'up', index, total },
+  });
+  const done = (id: string): InstallEvent => ({
+    type: 'migration:done',
+    result: {
+      pluginId: 'sample',
+      migrationId: id,
+      version: '1.0.0',
+      name: id,
+      direction: 'up',
+      status: 'applied',
+      durationMs: 1,
+      steps: [],
+    },
+  });
+
+  it('draws nothing when stderr is not a TTY, or with --json', () => {
+    for (const options of [{ tty: false }, { tty: true, json: true }]) {
+      const { out, text } = capture(options);
+      const progress = installProgress(out);
+      progress.onEvent(start('0001_a', 0, 2));
+      progress.onEvent(done('0001_a'));
+      progress.onEvent({
+        type: 'data:progress',
+        progress: event({ phase: 'import', rows: 5, totalRows: 10 }),
+      });
+      progress.stop();
+      expect(text()).toBe('');
+    }
+  });
+
+  it('draws the migrations bar, then a bar per imported table, and clears them', () => {
+    const { out, text } = capture({ tty: true });
+    const progress = installProgress(out);
+    progress.onEvent(start('0001_a', 0, 2));
+    expect(stripAnsi(text())).toMatch(/0\/2 0001_a/);
+    progress.onEvent(done('0001_a'));
+    progress.onEvent(start('0002_b', 1, 2));
+    progress.onEvent(done('0002_b'));
+    progress.onEvent({
+      type: 'data:progress',
+      progress: event({ phase: 'import', table: 'entries', rows: 40, totalRows: 120 }),
+    });
+    expect(stripAnsi(text())).toContain('import  entries');
+    expect(stripAnsi(text())).toContain('40/120 rows');
+    const before = text().length;
+    progress.stop();
+    expect(stripAnsi(text().slice(before))).not.toMatch(/rows/);
+    progress.stop();
   });
 });

@@ -1,4 +1,5 @@
 import type { Migrator } from '@cmpkg/core';
+import type { InstallEvent } from '@cmpkg/packager';
 import type { ProgressEvent } from '@cmpkg/transform';
 import { MultiBar, type Options, SingleBar } from 'cli-progress';
 import type { Colors, Output } from './output.js';
@@ -159,6 +160,73 @@ export function transferProgress(out: Output): TransferProgress {
       // Nothing drawn, nothing to clear (and no cursor codes for a run that printed no bar).
       if (bars.size > 0) multi.stop();
       bars.clear();
+    },
+  };
+}
+
+/** Progress of `cmpkg install`: `onEvent` is handed to `installPackage`; `stop` clears the bars. */
+export interface InstallProgress extends ProgressHandle {
+  onEvent(event: InstallEvent): void;
+}
+
+/**
+ * Draws the progress of an install on stderr: a bar over the migrations (as {@link attachProgress}
+ * does for `up`), then a bar per table while the package's data is imported (as
+ * {@link transferProgress}). Only when stderr is a TTY and `--json` is off.
+ *
+ * @example
+ * const progress = installProgress(out);
+ * try { await installPackage({ ...options, onEvent: progress.onEvent }); } finally { progress.stop(); }
+ */
+export function installProgress(out: Output): InstallProgress {
+  if (!drawsBars(out)) return { onEvent() {}, stop() {} };
+  const data = transferProgress(out);
+  let bar: SingleBar | undefined;
+  let done = 0;
+  const stopMigrations = () => {
+    bar?.stop();
+    bar = undefined;
+  };
+  return {
+    onEvent(event) {
+      switch (event.type) {
+        case 'migration:start': {
+          const { id, index, total } = event.migration;
+          if (!bar) {
+            bar = new SingleBar({
+              stream: out.io.stderr as NodeJS.WritableStream,
+              format: ` {bar} {value}/{total} ${out.ce.dim('{migration}')}`,
+              barsize: 30,
+              ...BAR_STYLE,
+            });
+            bar.start(total, index, { migration: id });
+          } else {
+            bar.setTotal(total);
+            bar.update(index, { migration: id });
+          }
+          done = index;
+          break;
+        }
+        case 'migration:done':
+          done += 1;
+          bar?.update(done);
+          break;
+        case 'data:progress':
+          // The migrations are over once rows move: one kind of bar at a time.
+          stopMigrations();
+          data.onProgress(event.progress);
+          break;
+        case 'undo':
+          stopMigrations();
+          data.stop();
+          break;
+        default:
+          break;
+      }
+    },
+    stop() {
+      stopMigrations();
+      data.stop();
     },
   };
 }

@@ -70,8 +70,13 @@ export async function runDown(ctx: CommandContext, options: DownCommandOptions):
   return reportRun(ctx, plan, result, database);
 }
 
-/** A y/N question on stderr (stdout may be a pipe or carry JSON), read from stdin. */
-async function askOnTerminal(ctx: CommandContext, question: string): Promise<boolean> {
+/**
+ * A y/N question on stderr (stdout may be a pipe or carry JSON), read from stdin.
+ *
+ * @example
+ * if (!(await askOnTerminal(ctx, 'Roll back 0003_seed_categories? [y/N] '))) throw new RollbackCancelledError();
+ */
+export async function askOnTerminal(ctx: CommandContext, question: string): Promise<boolean> {
   const stdin = ctx.io.stdin;
   const input = stdin !== undefined && 'read' in stdin ? (stdin as NodeJS.ReadableStream) : process.stdin;
   const rl = createInterface({ input, output: ctx.io.stderr as NodeJS.WritableStream });
