@@ -156,6 +156,9 @@ function vary(m: MigrationSpec, spec: PackageSpec): MigrationSpec {
   if (m.id === spec.failAt)
     out = { ...out, up: [...out.up, sql('boom', 'INSERT INTO kb_no_such_table (id) VALUES (1)')] };
   if (m.id === spec.brokenDown) out = { ...out, down: [sql('broken', 'DROP TABLE kb_no_such_table')] };
+  if (m.id === spec.brokenDownAfter)
+    out = { ...out, down: [...out.down, sql('broken', 'DROP TABLE kb_no_such_table')] };
+  if (m.id === spec.noDown) out = { ...out, down: [] };
   if (spec.loose) {
     const loose = (s: StepSpec): StepSpec => (s.sql ? { ...s, transactional: false } : s);
     out = { ...out, up: out.up.map(loose), down: out.down.map(loose) };
@@ -190,6 +193,10 @@ export interface PackageSpec {
   loose?: boolean;
   /** Replaces this migration's down step with one that fails (undoing an install then fails too). */
   brokenDown?: string;
+  /** Adds a failing last step to this migration's down steps (a rollback of it then stops half-way). */
+  brokenDownAfter?: string;
+  /** Gives this migration no down steps (it cannot be rolled back). */
+  noDown?: string;
   requires?: Record<string, string>;
   engines?: Engine[];
   rotation?: RotationStatement[];

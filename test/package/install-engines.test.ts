@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseJsonMigration } from '@cmpkg/core';
-import { createRotation, type InstallEvent } from '@cmpkg/packager';
+import { Migrator, parseJsonMigration } from '@cmpkg/core';
+import { createRotation, type InstallEvent, openPackage } from '@cmpkg/packager';
 import { afterAll, afterEach, beforeEach, expect, it } from 'vitest';
 import { describeEngines } from '../helpers/engines.js';
 import { fingerprint } from '../helpers/fingerprint.js';
@@ -165,6 +165,27 @@ describeEngines('install from a package', (engine) => {
     expect(again.migrations).toEqual([]);
     // Nothing written at all, not even an execution row.
     expect(await fingerprint(engine, t.db.url, { exclude: ['cmpkg_lock'] })).toEqual(before);
+  });
+
+  it('the same package again applies what was rolled back since (not "none")', async () => {
+    expect((await t.install('p110')).error).toBeUndefined();
+    // 0004_index is rolled back outside the install; 0003_tags (also 1.1.0) keeps the record at 1.1.0.
+    const pkg = await openPackage((await fixture('p110')).file);
+    try {
+      const plugin = await pkg.loadPlugin();
+      const run = await new Migrator({ dialect: t.dialect, connection: t.connection, plugin }).down({
+        steps: 1,
+      });
+      expect(run.error).toBeUndefined();
+    } finally {
+      await pkg.dispose();
+    }
+    expect((await t.pluginRow())?.version).toBe('1.1.0');
+    const again = await t.install('p110');
+    expect(again.error).toBeUndefined();
+    expect(again.action).not.toBe('none');
+    expect(again.migrations.map((m) => [m.migrationId, m.status])).toEqual([['0004_index', 'applied']]);
+    expect(await t.historyIds()).toEqual(kbIds('1.1.0'));
   });
 
   it('refuses the same version with other contents (E_VERSION_CONFLICT)', async () => {

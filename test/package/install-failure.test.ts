@@ -7,7 +7,15 @@ import { afterAll, afterEach, beforeEach, expect, it } from 'vitest';
 import { describeEngines } from '../helpers/engines.js';
 import { type DatabaseFingerprint, fingerprint } from '../helpers/fingerprint.js';
 import { kbIds } from './fixtures.js';
-import { type FixtureName, factory, fixture, type InstallTarget, openTarget } from './install-helpers.js';
+import {
+  type FixtureName,
+  factory,
+  fixture,
+  type InstallTarget,
+  keys,
+  openTarget,
+  packSpec,
+} from './install-helpers.js';
 
 /**
  * "Any failure, including one during the data import, leaves the database exactly as before the
@@ -93,7 +101,20 @@ describeEngines('a failed install leaves the database as it was', (engine) => {
   it('a downgrade whose data import fails: the rolled-back migrations are back, records included', async () => {
     expect((await t.install('p100')).error).toBeUndefined();
     // p100bad is 1.0.0 with other contents: a downgrade target only once 1.2.0 is installed.
-    await failsUpgrade('p120', 'p100bad', 'E_DATA', { allowDowngrade: true, importData: true });
+    if (engine === 'mysql') {
+      // Compensated: the rolled-back migrations are applied again, which cannot bring back rows
+      // their down steps dropped, so the install does not claim the database is as it was.
+      expect((await t.install('p120')).error).toBeUndefined();
+      const before = await snapshot();
+      const result = await t.install('p100bad', { allowDowngrade: true, importData: true });
+      expect(result.error?.code, result.error?.message).toBe('E_INSTALL_INCOMPLETE');
+      expect(result.restored).toBe(false);
+      expect(result.error?.details.left).toMatchObject({ reapplied: kbIds('1.2.0').slice(2) });
+      // Here every row is derived, so schema, rows and history are in fact back.
+      expect(await snapshot()).toEqual(before);
+    } else {
+      await failsUpgrade('p120', 'p100bad', 'E_DATA', { allowDowngrade: true, importData: true });
+    }
     expect(await t.historyIds()).toEqual(kbIds('1.2.0'));
     expect(await t.db.count('kb_search')).toBe(2);
   });
@@ -116,6 +137,89 @@ describeEngines('a failed install leaves the database as it was', (engine) => {
     expect(result.error?.message).toContain('0003_tags');
     // The failed attempt is on record.
     expect((await t.executions()).at(-1)).toMatchObject({ kind: 'install', status: 'failed' });
+  });
+
+  it('a history older than cmpkg_package_migrations: a compensated failure drops the table it added', async () => {
+    expect((await t.install('loose100')).error).toBeUndefined();
+    // A database whose history an older cmpkg wrote: the four tables of DESIGN §3.1 only.
+    await t.connection.execute('DROP TABLE cmpkg_package_migrations');
+    const before = await snapshot();
+    const result = await t.install('loose110fail');
+    expect(result.error?.code, result.error?.message).toBe('E_INSTALL_FAILED');
+    expect(result.restored).toBe(true);
+    expect(await snapshot()).toEqual(before);
+    expect(await t.db.tableNames()).not.toContain('cmpkg_package_migrations');
+  });
+
+  it('a compensated failure after a migration without down steps: E_INSTALL_INCOMPLETE, its record kept', async () => {
+    expect((await t.install('loose100')).error).toBeUndefined();
+    const pkg = await packSpec({
+      version: '1.1.0',
+      key: keys.a,
+      loose: true,
+      failAt: '0004_index',
+      noDown: '0003_tags',
+    });
+    const result = await t.install(pkg);
+    expect(result.error?.code, result.error?.message).toBe('E_INSTALL_INCOMPLETE');
+    expect(result.restored).toBe(false);
+    expect(result.error?.details.left).toMatchObject({ applied: ['0003_tags'], missing: [] });
+    expect(result.error?.message).toMatch(/0003_tags.*no down steps/);
+    // The history still says what the database holds.
+    expect(await t.db.tableNames()).toContain('kb_tags');
+    expect(await t.historyIds()).toEqual([...kbIds('1.0.0'), '0003_tags']);
+  });
+
+  it('a compensated downgrade whose down step fails before running: the step journal is put back too', async () => {
+    // The first down step of the downgrade fails (0006_search is rolled back first).
+    const installed = await packSpec({
+      version: '1.2.0',
+      key: keys.a,
+      loose: true,
+      brokenDown: '0006_search',
+    });
+    expect((await t.install(installed)).error).toBeUndefined();
+    const before = await snapshot();
+    const result = await t.install('loose100', { allowDowngrade: true });
+    expect(result.error?.code, result.error?.message).toBe('E_INSTALL_FAILED');
+    expect(result.error?.details.cause).toBe('E_STEP_FAILED');
+    expect(result.restored).toBe(true);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('a compensated downgrade stopped half-way through a down: E_INSTALL_INCOMPLETE naming it', async () => {
+    const installed = await packSpec({
+      version: '1.2.0',
+      key: keys.a,
+      loose: true,
+      brokenDownAfter: '0005_summary',
+    });
+    expect((await t.install(installed)).error).toBeUndefined();
+    const result = await t.install('loose100', { allowDowngrade: true });
+    expect(result.error?.code, result.error?.message).toBe('E_INSTALL_INCOMPLETE');
+    expect(result.restored).toBe(false);
+    expect(result.error?.message).toMatch(/0005_summary.*half/);
+  });
+
+  it('a compensated downgrade that fails after its down steps ran does not claim the dropped rows are back', async () => {
+    const installed = await packSpec({ version: '1.2.0', key: keys.a, loose: true, data: 'good' });
+    const older = await packSpec({ version: '1.0.0', key: keys.a, loose: true, data: 'bad' });
+    expect((await t.install(installed)).error).toBeUndefined();
+    // A row the application wrote: the down step of 0006_search drops its table.
+    await t.connection.execute("INSERT INTO kb_search (id, slug) VALUES (99, 'written-by-the-app')");
+    const result = await t.install(older, { allowDowngrade: true, importData: true });
+    expect(result.error?.code, result.error?.message).toBe('E_INSTALL_INCOMPLETE');
+    expect(result.restored).toBe(false);
+    expect(result.error?.details.cause).toBe('E_DATA');
+    expect(result.error?.details.left).toMatchObject({
+      applied: [],
+      missing: [],
+      reapplied: ['0003_tags', '0004_index', '0005_summary', '0006_search'],
+    });
+    // Schema and history are back; the application's row is not, and the error says so.
+    expect(await t.historyIds()).toEqual(kbIds('1.2.0'));
+    expect(await t.db.count('kb_search')).toBe(2);
+    expect(result.error?.message).toMatch(/rows their down steps deleted are not/);
   });
 
   it('refuses hostile packages before touching the database: no table is created at all', async () => {

@@ -116,7 +116,8 @@ export type InstallAction = 'install' | 'upgrade' | 'downgrade' | 'none';
 
 /**
  * Compares the installed version with the package's: nothing installed → `install`; newer →
- * `upgrade`; the same version from the same archive (digest) → `none`; the same version with other
+ * `upgrade`; the same version from the same archive (digest) → `none` (`installPackage` still
+ * applies any of its migrations rolled back since, as an `upgrade`); the same version with other
  * contents → `E_VERSION_CONFLICT`; older → `E_DOWNGRADE` unless `allowDowngrade`.
  *
  * @example

@@ -168,6 +168,28 @@ describe('installPackage', () => {
     expect(await userTables()).toEqual([]);
   });
 
+  it('refuses with a cmpkg error (not a raw fs error) when a required backup cannot be written', async () => {
+    const base = plugin('items');
+    const needsBackup: Plugin = {
+      ...base,
+      migrations: base.migrations.map((m) => ({ ...m, requiresBackup: true })),
+    };
+    const packed = await packPlugin({
+      plugin: needsBackup,
+      key,
+      outDir: join(dir, 'dist-backup'),
+      createdAt: '2024-01-01T00:00:00.000Z',
+    });
+    // A file where the backup directory should be: mkdir fails with ENOTDIR/EEXIST.
+    const backupDirectory = join(dir, 'app.db');
+    const refused = await failure(
+      installPackage({ package: packed.file, dialect, connection: conn, backupDirectory }),
+    );
+    expect(refused.code).toBe('E_BACKUP_REQUIRED');
+    expect(refused.message).toContain(backupDirectory);
+    expect(await userTables()).toEqual([]);
+  });
+
   it('dry run plans and writes nothing', async () => {
     const packed = await pack('items');
     const result = await installPackage({ package: packed.file, dialect, connection: conn, dryRun: true });

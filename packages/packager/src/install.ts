@@ -1,6 +1,8 @@
 import { hostname, userInfo } from 'node:os';
 import { basename } from 'node:path';
 import {
+  atomically,
+  BackupRequiredError,
   type BackupResult,
   type CmpkgError,
   type Connection,
@@ -187,7 +189,8 @@ const asCmpkgError = (err: unknown): CmpkgError =>
  * does not verify (`E_PKG_*`, `E_SIGNATURE_INVALID`), `E_ENGINE_UNSUPPORTED`, `E_UNTRUSTED_KEY`,
  * `E_ROTATION_INVALID`, `E_REQUIRES_UNMET`, `E_VERSION_CONFLICT`, `E_DOWNGRADE`, `E_LOCK_TIMEOUT`,
  * drift and plan errors, `E_ROLLBACK_REFUSED`, a backup that is required and fails. Nothing is
- * recorded for them. The same version from the same archive resolves with action `none`.
+ * recorded for them. The same version from the same archive resolves with action `none` (unless
+ * some of its migrations were rolled back since: those are applied again, as an `upgrade`).
  *
  * Any failure after that — a migration step, the data import, the records — resolves with `error`:
  * the database is put back exactly as it was and the error is `E_INSTALL_FAILED` (its `cause` is the
@@ -196,10 +199,12 @@ const asCmpkgError = (err: unknown): CmpkgError =>
  * PostgreSQL (transactional DDL, every planned migration transactional) everything runs in one
  * transaction that is rolled back; on MySQL/MariaDB (or with non-transactional steps) the migrations
  * commit one by one, the data import and records run in one transaction, and a failure is undone by
- * running the down steps of what the install applied (or applying again what a downgrade rolled
- * back) and restoring the records. The failed attempt is recorded as one `cmpkg_executions` row
- * (kind `install`, status `failed`) only where cmpkg's history tables existed before: an untouched
- * database stays untouched.
+ * running the down steps of what the install applied and restoring the records. That cannot put
+ * back what a downgrade's down steps deleted: when rolled-back migrations had to be applied again,
+ * or a migration without down steps stays applied, the error is `E_INSTALL_INCOMPLETE` (schema and
+ * history as before where possible, `details.left` says what is not). The failed attempt is
+ * recorded as one `cmpkg_executions` row (kind `install`, status `failed`) only where cmpkg's
+ * history tables existed before: an untouched database stays untouched.
  *
  * @example
  * const conn = await dialect.connect('sqlite:./app.db');
@@ -329,7 +334,7 @@ async function decide(ctx: Context): Promise<Decision> {
     statements: [...pkg.rotation, ...(options.rotation ?? [])],
   });
   await checkRequires({ store, file, pluginId, requires: pkg.manifest.requires });
-  const action = decideAction({
+  let action = decideAction({
     file,
     pluginId,
     installed,
@@ -342,7 +347,6 @@ async function decide(ctx: Context): Promise<Decision> {
     migrations: [...plugin.migrations, ...(await storedMigrations(store, plugin))],
   };
   const phases: Phase[] = [];
-  if (action === 'none') return { installed, trust, action, combined, phases };
   const plan = (run: RunResult): Plan => {
     if (run.error) throw run.error;
     return run.plan!;
@@ -351,8 +355,14 @@ async function decide(ctx: Context): Promise<Decision> {
     const run = await migratorFor(ctx, combined).down({ to: version, dryRun: true });
     phases.push({ direction: 'down', plugin: combined, plan: plan(run) });
   }
-  const up = await migratorFor(ctx, plugin).up({ dryRun: true });
-  phases.push({ direction: 'up', plugin, plan: plan(up) });
+  const up = plan(await migratorFor(ctx, plugin).up({ dryRun: true }));
+  if (action === 'none') {
+    if (up.migrations.length === 0) return { installed, trust, action, combined, phases };
+    // The recorded version stays while a migration of it is rolled back (the record keeps the
+    // highest version still applied): the same archive again applies what it is missing.
+    action = 'upgrade';
+  }
+  phases.push({ direction: 'up', plugin, plan: up });
   return { installed, trust, action, combined, phases };
 }
 
@@ -456,7 +466,18 @@ async function execute(ctx: Context, decision: Decision): Promise<InstallResult>
   // Before any transaction: a backup is a copy of the database as it is now.
   const up = decision.phases.find((p) => p.direction === 'up');
   if (up?.plan.backupRequired && options.backup !== 'skip') {
-    result.backup = await migratorFor(ctx, up.plugin).backup(up.plan);
+    try {
+      result.backup = await migratorFor(ctx, up.plugin).backup(up.plan);
+    } catch (err) {
+      if (isCmpkgError(err)) throw err;
+      // A driver or file system error (an unwritable directory): still a refusal of cmpkg's own.
+      const why = up.plan.migrations.filter((m) => m.requiresBackup).map((m) => m.id);
+      throw new BackupRequiredError(
+        `${ctx.file}: a backup is required before ${why.join(', ')} (requiresBackup) and could not be made: ` +
+          `${err instanceof Error ? err.message : String(err)}; back up yourself and install with backup: 'skip' (--skip-backup)`,
+        { cause: err, details: { file: ctx.file, migrations: why } },
+      );
+    }
     ctx.emit({ type: 'backup', backup: result.backup });
   }
 
@@ -488,15 +509,11 @@ async function execute(ctx: Context, decision: Decision): Promise<InstallResult>
       // DDL commits on MySQL: the tables the final transaction writes to are created before it.
       await new HistoryStore(connection).ensureTables();
       await migrate(ctx, decision, progress);
-      await connection.execute('BEGIN');
-      try {
+      // The data and the records: one transaction (the connection is outside any here).
+      await atomically(connection, 'cmpkg_install', async () => {
         await importData(ctx, decision, progress);
         await finish(new HistoryStore(connection));
-        await connection.execute('COMMIT');
-      } catch (err) {
-        await connection.execute('ROLLBACK').catch(() => undefined);
-        throw err;
-      }
+      });
     } catch (err) {
       failure = asCmpkgError(err);
       ctx.emit({ type: 'undo', mode, error: failure });

@@ -221,6 +221,21 @@ export class HistoryStore {
   async exists(): Promise<boolean> {
     if (this.#exists) return true;
     const names: string[] = Object.values(HISTORY_TABLES);
+    const found = new Set(await this.existingTables());
+    this.#exists = CORE_TABLES.every((n) => found.has(n));
+    this.#complete = names.every((n) => found.has(n));
+    return this.#exists;
+  }
+
+  /**
+   * The tables of {@link HISTORY_TABLES} that exist now (asked every time, never cached): what a
+   * caller that may create some of them must know to drop exactly those again.
+   *
+   * @example
+   * const before = await store.existingTables(); // e.g. the four of an older cmpkg
+   */
+  async existingTables(): Promise<string[]> {
+    const names: string[] = Object.values(HISTORY_TABLES);
     const list = names.map((n) => `'${n}'`).join(', ');
     // information_schema is not portable to SQLite, and Kysely's introspection reads every
     // table's columns, which is slow on databases with thousands of tables.
@@ -234,9 +249,7 @@ export class HistoryStore {
             : `select table_name as name from information_schema.tables where table_name in (${list})`;
     const { rows } = await this.#conn.execute<{ name: string }>(query);
     const found = new Set(rows.map((r) => r.name));
-    this.#exists = CORE_TABLES.every((n) => found.has(n));
-    this.#complete = names.every((n) => found.has(n));
-    return this.#exists;
+    return names.filter((n) => found.has(n));
   }
 
   /**
