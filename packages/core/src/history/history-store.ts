@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Connection } from '../dialect.js';
 import type {
   AppliedMigrationRecord,
@@ -331,6 +331,9 @@ export class HistoryStore {
       .addColumn('installed_at', ts, (c) => c.notNull())
       .addColumn('updated_at', ts, (c) => c.notNull())
       .execute();
+    // Loaded here, not at the top: importing kysely costs ~150 ms, and commands that never create
+    // history tables (`cmpkg verify`, `inspect`, `--help`) should not pay for it.
+    const { sql } = await import('kysely');
     await db
       .createTable(HISTORY_TABLES.packageMigrations)
       .ifNotExists()
