@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import { PostgresDialect } from '@cmpkg/dialect-postgres';
 import { SqliteDialect } from '@cmpkg/dialect-sqlite';
 import Database from 'better-sqlite3';
-import { prng, run } from './lib.mjs';
+import { count, prng, run } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ADMIN_URL = process.env.CMPKG_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -43,12 +43,6 @@ const { values: args } = parseArgs({
     child: { type: 'string' },
   },
 });
-
-const count = (text, name) => {
-  const n = Number(text.replaceAll('_', ''));
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${text}`);
-  return n;
-};
 
 // ---------------------------------------------------------------- the cmpkg child
 

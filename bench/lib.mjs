@@ -44,3 +44,10 @@ export function run(command, argv, options = {}) {
     });
   });
 }
+
+/** A `--name` value as a positive integer (`1_000_000` allowed); throws naming the option otherwise. */
+export const count = (text, name) => {
+  const n = Number(text.replaceAll('_', ''));
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${text}`);
+  return n;
+};

@@ -21,7 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
-import { prng, run } from './lib.mjs';
+import { count, prng, run } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const TABLE = 'events';
@@ -35,12 +35,6 @@ const { values: args } = parseArgs({
     child: { type: 'string' },
   },
 });
-
-const count = (text, name) => {
-  const n = Number(text.replaceAll('_', ''));
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${text}`);
-  return n;
-};
 
 // ---------------------------------------------------------------- the cmpkg children
 

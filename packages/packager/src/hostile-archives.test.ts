@@ -1,9 +1,9 @@
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { isCmpkgError } from '@cmpkg/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openPackage, type VerifiedPackage } from './archive-reader.js';
+import { failureOf } from './testing/fixtures.js';
 import { buildHostileCorpus, type HostileCase, type HostileCorpus } from './testing/hostile-corpus.js';
 
 // Built at collection time so every case is its own test; archives are written when a case runs.
@@ -21,16 +21,6 @@ function freshRoot(): { parent: string; root: string } {
   const root = join(parent, 'root');
   mkdirSync(root);
   return { parent, root };
-}
-
-async function failure(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    if (isCmpkgError(err)) return { code: err.code, message: err.message };
-    throw err;
-  }
-  throw new Error('expected the package to be refused');
 }
 
 describe('hostile archives', () => {
@@ -83,10 +73,10 @@ describe('hostile archives', () => {
     let pkg: VerifiedPackage | undefined;
     let error: { code: string; message: string };
     if (c.stage === 'open') {
-      error = await failure(openPackage(source, options));
+      error = await failureOf(openPackage(source, options));
     } else {
       pkg = await openPackage(source, options);
-      error = await failure(pkg.loadPlugin());
+      error = await failureOf(pkg.loadPlugin());
       await pkg.dispose();
     }
     expect(error.code, error.message).toBe(c.code);

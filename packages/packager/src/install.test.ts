@@ -1,13 +1,14 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Connection, defineMigration, isCmpkgError, type Plugin } from '@cmpkg/core';
+import { type Connection, defineMigration, type Plugin } from '@cmpkg/core';
 import { SqliteDialect } from '@cmpkg/dialect-sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openPackage } from './archive-reader.js';
 import { type InstallEvent, installPackage } from './install.js';
 import { generateKeyPair } from './keys.js';
 import { packPlugin } from './pack.js';
+import { failureOf } from './testing/fixtures.js';
 
 // installPackage on SQLite files; the cross-engine suites are in test/package.
 
@@ -78,16 +79,6 @@ const userTables = async () =>
     )
   ).rows.map((r) => r.name);
 
-async function failure(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    if (isCmpkgError(err)) return { code: err.code, message: err.message };
-    throw err;
-  }
-  throw new Error('expected a failure');
-}
-
 describe('installPackage', () => {
   it('installs an opened package (which the caller keeps and disposes), reporting progress in order', async () => {
     const packed = await pack('items');
@@ -128,10 +119,10 @@ describe('installPackage', () => {
     const pkg = await openPackage(packed.file);
     try {
       const base = { package: pkg, dialect, connection: conn };
-      expect((await failure(installPackage({ ...base, expect: { pluginId: 'other' } }))).code).toBe(
+      expect((await failureOf(installPackage({ ...base, expect: { pluginId: 'other' } }))).code).toBe(
         'E_PKG_UNEXPECTED',
       );
-      expect((await failure(installPackage({ ...base, expect: { version: '2.0.0' } }))).code).toBe(
+      expect((await failureOf(installPackage({ ...base, expect: { version: '2.0.0' } }))).code).toBe(
         'E_PKG_UNEXPECTED',
       );
     } finally {
@@ -139,7 +130,7 @@ describe('installPackage', () => {
     }
     expect(
       (
-        await failure(
+        await failureOf(
           installPackage({ package: packed.file, dialect, connection: conn, expect: { version: '9.9.9' } }),
         )
       ).code,
@@ -150,7 +141,7 @@ describe('installPackage', () => {
   it('refuses a connection that is already inside a transaction', async () => {
     const packed = await pack('items');
     await conn.execute('BEGIN');
-    const refused = await failure(installPackage({ package: packed.file, dialect, connection: conn }));
+    const refused = await failureOf(installPackage({ package: packed.file, dialect, connection: conn }));
     expect(refused.code).toBe('E_USAGE');
     expect(refused.message).toContain('inside a transaction');
     await conn.execute('ROLLBACK');
@@ -182,7 +173,7 @@ describe('installPackage', () => {
     });
     // A file where the backup directory should be: mkdir fails with ENOTDIR/EEXIST.
     const backupDirectory = join(dir, 'app.db');
-    const refused = await failure(
+    const refused = await failureOf(
       installPackage({ package: packed.file, dialect, connection: conn, backupDirectory }),
     );
     expect(refused.code).toBe('E_BACKUP_REQUIRED');
