@@ -46,9 +46,12 @@ describeEngines("Migrator inside the caller's transaction", (engine) => {
     };
   }
 
+  // MySQL has no transactional DDL: there the Migrator refuses to run inside a caller's
+  // transaction (the refusal tests below), so these two do not apply and are not registered.
   const transactionalDdl = engine !== 'mysql';
+  const itTransactional = transactionalDdl ? it : () => undefined;
 
-  it.skipIf(!transactionalDdl)('runs in savepoints, commits nothing, and the caller decides', async () => {
+  itTransactional('runs in savepoints, commits nothing, and the caller decides', async () => {
     const { connection, migrator } = await setup([
       migration('0001_a', 'CREATE TABLE a (id int); INSERT INTO a VALUES (1)'),
       migration('0002_b', 'CREATE TABLE b (id int)', { dependencies: ['0001_a'] }),
@@ -73,7 +76,7 @@ describeEngines("Migrator inside the caller's transaction", (engine) => {
     expect((await db.history()).map((h) => h.migration_id)).toEqual(['0001_a', '0002_b']);
   });
 
-  it.skipIf(!transactionalDdl)(
+  itTransactional(
     'a failed migration rolls back to its savepoint and leaves the transaction usable',
     async () => {
       const { connection, migrator } = await setup([
