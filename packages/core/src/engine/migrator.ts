@@ -382,6 +382,11 @@ export class Migrator {
     }
   }
 
+  /** Runs under a savepoint of a shared transaction (every step transactional, or nothing to run). */
+  #groupable(pm: PlannedMigration): boolean {
+    return this.#opts.dialect.capabilities.savepoints && (pm.transactional || pm.action === 'skip-engine');
+  }
+
   /**
    * Inside a caller's transaction every migration must be able to run under a savepoint: one that
    * needs its own transactions (or none) would commit the caller's work, or could not be undone
@@ -389,9 +394,7 @@ export class Migrator {
    */
   #checkOuterTransaction(plan: Plan): void {
     const { dialect } = this.#opts;
-    const blocking = plan.migrations.filter(
-      (pm) => !(dialect.capabilities.savepoints && (pm.transactional || pm.action === 'skip-engine')),
-    );
+    const blocking = plan.migrations.filter((pm) => !this.#groupable(pm));
     if (blocking.length === 0) return;
     const why = (pm: PlannedMigration): string => {
       if (!dialect.capabilities.transactionalDdl)
@@ -559,14 +562,12 @@ export class Migrator {
     const total = plan.migrations.length;
     let done = 0;
     let firstError: CmpkgError | undefined;
-    const groupable = (pm: PlannedMigration) =>
-      dialect.capabilities.savepoints && (pm.transactional || pm.action === 'skip-engine');
 
     let i = 0;
     while (i < total) {
       if (firstError && !this.#opts.continueOnError) break;
       const group: PlannedMigration[] = [];
-      while (i < total && groupable(plan.migrations[i]!)) group.push(plan.migrations[i++]!);
+      while (i < total && this.#groupable(plan.migrations[i]!)) group.push(plan.migrations[i++]!);
       if (group.length > 0) {
         const groupResults: MigrationResult[] = [];
         // Progress is reported as each migration finishes running; its result is final (and
