@@ -4,6 +4,7 @@ import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
 import {
+  atomically,
   type BulkColumn,
   DataTransferError,
   decodeJsonValue,
@@ -175,45 +176,36 @@ export async function importTables(options: ImportOptions): Promise<ImportReport
   const rejects = collectErrors ? await RejectLog.open(rejectTemp) : undefined;
   const reports: ImportTableReport[] = [];
   const conn = db.connection;
-  // A caller's transaction is used, never committed: the import is then a savepoint of it.
-  const own = !conn.inTransaction;
-  const savepoint = 'cmpkg_import';
-  const rollback = async () => {
-    if (own) await conn.execute('ROLLBACK');
-    else {
-      await conn.execute(`ROLLBACK TO SAVEPOINT ${savepoint}`);
-      await conn.execute(`RELEASE SAVEPOINT ${savepoint}`);
-    }
-  };
-  let inTx = false;
   try {
-    await conn.execute(own ? 'BEGIN' : `SAVEPOINT ${savepoint}`);
-    inTx = true;
-    if (mode === 'replace') {
-      // Children first, so no foreign key blocks a delete.
-      for (const { name } of [...order].reverse()) {
-        try {
-          await conn.execute(`DELETE FROM ${db.dialect.quoteIdentifier(name)}`);
-        } catch (err) {
-          if (!isRowError(db.dialect, err)) throw err;
-          throw new DataTransferError(
-            'E_DATA',
-            `replace: the rows of ${name} cannot be deleted, other tables reference them (import those tables in the same run): ${(err as Error).message}`,
-            { cause: err, details: { table: name } },
-          );
+    // One transaction, or a savepoint of the caller's (which then decides): any bad row imports nothing.
+    try {
+      await atomically(conn, 'cmpkg_import', async () => {
+        if (mode === 'replace') {
+          // Children first, so no foreign key blocks a delete.
+          for (const { name } of [...order].reverse()) {
+            try {
+              await conn.execute(`DELETE FROM ${db.dialect.quoteIdentifier(name)}`);
+            } catch (err) {
+              if (!isRowError(db.dialect, err)) throw err;
+              throw new DataTransferError(
+                'E_DATA',
+                `replace: the rows of ${name} cannot be deleted, other tables reference them (import those tables in the same run): ${(err as Error).message}`,
+                { cause: err, details: { table: name } },
+              );
+            }
+          }
         }
-      }
+        for (const { f } of order) {
+          signal?.throwIfAborted();
+          reports.push(await importFile(db, f, byName.get(f.table)!, mode, batchSize, rejects, options));
+        }
+        // A validation run writes every row to find the bad ones, then undoes them all.
+        if (validateOnly) throw VALIDATED;
+      });
+    } catch (err) {
+      if (err !== VALIDATED) throw err;
     }
-    for (const { f } of order) {
-      signal?.throwIfAborted();
-      reports.push(await importFile(db, f, byName.get(f.table)!, mode, batchSize, rejects, options));
-    }
-    if (validateOnly) {
-      inTx = false;
-      await rollback();
-    } else {
-      await conn.execute(own ? 'COMMIT' : `RELEASE SAVEPOINT ${savepoint}`);
-      inTx = false;
+    if (!validateOnly) {
       for (const { f } of order) {
         for (const c of byName.get(f.table)!.columns) {
           if (c.autoIncrement) await db.dialect.syncAutoIncrement(conn, f.table, c.name);
@@ -240,12 +232,14 @@ export async function importTables(options: ImportOptions): Promise<ImportReport
       durationMs: Math.round(performance.now() - started),
     };
   } catch (err) {
-    if (inTx) await rollback().catch(() => undefined);
     await rejects?.discard();
     await rm(rejectTemp, { force: true });
     throw err;
   }
 }
+
+/** Thrown through `atomically` to roll a validation run back; never escapes `importTables`. */
+const VALIDATED: unique symbol = Symbol('validated');
 
 async function importFile(
   db: DatabaseHandle,
