@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,9 +6,17 @@ import { dirname, join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, type Gunzip } from 'node:zlib';
-import { isCmpkgError, type Migration, PackageError, type Plugin, parseJsonMigration } from '@cmpkg/core';
+import {
+  isCmpkgError,
+  type Migration,
+  PackageError,
+  type Plugin,
+  parseJsonMigration,
+  sha256Hex,
+} from '@cmpkg/core';
 import semver from 'semver';
 import tar from 'tar-stream';
+import { ArchiveDigest } from './archive-digest.js';
 import { type PublicKey, parsePublicKey, samePublicKey } from './keys.js';
 import {
   DEFAULT_MAX_MANIFEST_BYTES,
@@ -16,10 +24,10 @@ import {
   MANIFEST_ENTRY,
   MAX_SIGNATURE_BYTES,
   type PackageManifest,
-  parseManifest,
   parseManifestJson,
   ROTATION_ENTRY,
   SIGNATURE_ENTRY,
+  validateManifest,
 } from './manifest.js';
 import { parseRotations, type RotationStatement } from './rotation.js';
 import { type MinisignSignature, parseSignature, verifyMessage } from './signature.js';
@@ -300,7 +308,7 @@ function verifyManifest(state: ReadState): NonNullable<ReadState['verified']> {
       { keyId: signer.keyId, trusted: trustedKeys.map((k) => k.keyId) },
     );
   }
-  const manifest = parseManifest(bytes, state.archive);
+  const manifest = validateManifest(raw, state.archive);
   if (manifest.signer.keyId !== signer.keyId) {
     throw pkgError(
       state,
@@ -402,13 +410,9 @@ function waitFor(stream: WriteStream, event: 'drain' | 'close'): Promise<void> {
   });
 }
 
-/** Streams a large entry to disk, hashing in the same pass; the digest is compared at the end. */
-async function extractLarge(
-  state: ReadState,
-  entry: string,
-  stream: AsyncIterable<Buffer>,
-  hash: Hash,
-): Promise<void> {
+/** Streams a large entry to disk, hashing in the same pass; returns its sha256 hex, compared by the caller. */
+async function extractLarge(state: ReadState, entry: string, stream: AsyncIterable<Buffer>): Promise<string> {
+  const hash = createHash('sha256');
   const target = join(state.dir, entry);
   await ensureDir(state, target);
   const out = createWriteStream(target, { flags: 'wx', highWaterMark: CHUNK });
@@ -436,6 +440,7 @@ async function extractLarge(
     }
     throw writeError(state, entry, failure);
   }
+  return hash.digest('hex');
 }
 
 /** Handles one entry; throws a PackageError to refuse the archive. */
@@ -539,21 +544,17 @@ async function onEntry(state: ReadState, header: tar.Header, stream: EntryStream
     );
   }
   state.seen.add(name);
-  const hash = createHash('sha256');
   if (header.size <= SMALL_ENTRY) {
     // Small entries are checked before they are written: nothing unverified reaches the disk.
     const data = await readEntry(body, header.size);
-    hash.update(data);
-    checkDigest(state, name, hash, listed.sha256);
+    checkDigest(state, name, sha256Hex(data), listed.sha256);
     await writeNew(state, name, data);
   } else {
-    await extractLarge(state, name, body, hash);
-    checkDigest(state, name, hash, listed.sha256);
+    checkDigest(state, name, await extractLarge(state, name, body), listed.sha256);
   }
 }
 
-function checkDigest(state: ReadState, name: string, hash: Hash, expected: string): void {
-  const actual = hash.digest('hex');
+function checkDigest(state: ReadState, name: string, actual: string, expected: string): void {
   if (actual !== expected) {
     throw pkgError(
       state,
@@ -602,8 +603,7 @@ function classify(state: ReadState, err: unknown, origin: 'input' | 'gzip' | 'ta
 
 /** Hashes the archive bytes (digest and integrity) and counts them on their way to gunzip. */
 class RawTap extends Transform {
-  readonly sha256 = createHash('sha256');
-  readonly sha512 = createHash('sha512');
+  readonly hash = new ArchiveDigest();
   constructor(
     private readonly state: ReadState,
     private readonly gunzip: Gunzip,
@@ -632,8 +632,7 @@ class RawTap extends Transform {
     }
     if (state.gzipMagic === undefined)
       state.gzipMagic = chunk.length >= 2 && chunk[0] === 0x1f && chunk[1] === 0x8b;
-    this.sha256.update(chunk);
-    this.sha512.update(chunk);
+    this.hash.update(chunk);
     callback(null, chunk);
   }
 }
@@ -817,8 +816,8 @@ export async function openPackage(
       : [];
     return verifiedPackage(state, {
       rotation,
-      digest: `sha256:${tap.sha256.digest('hex')}`,
-      integrity: `sha512-${tap.sha512.digest('base64')}`,
+      digest: tap.hash.digest,
+      integrity: tap.hash.integrity,
     });
   } catch (err) {
     const error =

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip, constants as zlibConstants } from 'node:zlib';
 import { PackageError } from '@cmpkg/core';
 import tar from 'tar-stream';
+import { ArchiveDigest } from './archive-digest.js';
 
 /**
  * The reproducible `.cmpkg` container: a gzip-compressed (zlib level 9) ustar archive written with
@@ -61,8 +62,7 @@ export interface ArchiveWriteResult {
 
 /** Hashes and counts the gzip output on its way to disk, and pins the gzip header's OS byte. */
 class ArchiveTap extends Transform {
-  readonly sha256 = createHash('sha256');
-  readonly sha512 = createHash('sha512');
+  readonly hash = new ArchiveDigest();
   size = 0;
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -70,8 +70,7 @@ class ArchiveTap extends Transform {
       chunk[GZIP_OS_OFFSET - this.size] = GZIP_OS_UNIX;
     }
     this.size += chunk.length;
-    this.sha256.update(chunk);
-    this.sha512.update(chunk);
+    this.hash.update(chunk);
     callback(null, chunk);
   }
 }
@@ -195,7 +194,7 @@ export async function writeArchive(
   return {
     file: out,
     size: tap.size,
-    digest: `sha256:${tap.sha256.digest('hex')}`,
-    integrity: `sha512-${tap.sha512.digest('base64')}`,
+    digest: tap.hash.digest,
+    integrity: tap.hash.integrity,
   };
 }

@@ -1,3 +1,4 @@
+export { ArchiveDigest } from './archive-digest.js';
 export type { OpenPackageOptions, PackageSummary, VerifiedPackage } from './archive-reader.js';
 export { openPackage, verifyPackage } from './archive-reader.js';
 export type { ArchiveEntry, ArchiveWriteResult, WriteArchiveOptions } from './archive-writer.js';
@@ -15,6 +16,7 @@ export {
   parsePublicKey,
   readPublicKey,
   readSecretKey,
+  refuseExistingKeyFiles,
   SECRET_KEY_FORMAT,
   samePublicKey,
   writeKeyFiles,

@@ -1,4 +1,13 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nacl from 'tweetnacl';
@@ -15,6 +24,7 @@ import {
   parsePublicKey,
   readPublicKey,
   readSecretKey,
+  refuseExistingKeyFiles,
   SECRET_KEY_FORMAT,
   samePublicKey,
   writeKeyFiles,
@@ -426,6 +436,31 @@ describe('secret key files', () => {
     await expect(readSecretKey(missing)).rejects.toMatchObject({
       code: 'E_KEY_FORMAT',
       message: `${missing}: cannot read the secret key file: no such file`,
+    });
+  });
+});
+
+describe('refuseExistingKeyFiles', () => {
+  it('passes when no file exists, and refuses the first that does (a dangling symlink too), as `shown` names it', async () => {
+    const absent = join(dir, 'refuse-absent');
+    await expect(refuseExistingKeyFiles([absent, `${absent}.pub`])).resolves.toBeUndefined();
+    const link = join(dir, 'refuse-dangling');
+    symlinkSync(join(dir, 'nowhere'), link);
+    await expect(
+      refuseExistingKeyFiles([absent, link], (f) => `<${f.slice(dir.length + 1)}>`),
+    ).rejects.toMatchObject({
+      code: 'E_USAGE',
+      message:
+        '<refuse-dangling> already exists; refusing to overwrite a key file (use --force to replace it)',
+      details: { file: link },
+    });
+  });
+
+  it('rethrows a file system error other than "no such file"', async () => {
+    const regular = join(dir, 'refuse-regular');
+    writeFileSync(regular, '');
+    await expect(refuseExistingKeyFiles([join(regular, 'under-a-file')])).rejects.toMatchObject({
+      code: 'ENOTDIR',
     });
   });
 });

@@ -208,16 +208,19 @@ export function parsePublicKey(text: string, source?: string): PublicKey {
  * const trusted = await readPublicKey('publisher.pub');
  */
 export async function readPublicKey(file: string): Promise<PublicKey> {
-  let text: string;
+  return parsePublicKey(await readKeyFile(file, 'public'), file);
+}
+
+/** A key file's text; a file that cannot be read is `E_KEY_FORMAT` naming it, like one that does not parse. */
+async function readKeyFile(file: string, kind: 'public' | 'secret'): Promise<string> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (cause) {
-    throw new PackageError('E_KEY_FORMAT', `${file}: cannot read the public key file: ${errorText(cause)}`, {
+    throw new PackageError('E_KEY_FORMAT', `${file}: cannot read the ${kind} key file: ${errorText(cause)}`, {
       details: { file },
       cause,
     });
   }
-  return parsePublicKey(text, file);
 }
 
 /**
@@ -472,35 +475,37 @@ export async function decodeSecretKey(
  * const key = await readSecretKey('publisher.key', { passphrase });
  */
 export async function readSecretKey(file: string, options: { passphrase?: string } = {}): Promise<KeyPair> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (cause) {
-    throw new PackageError('E_KEY_FORMAT', `${file}: cannot read the secret key file: ${errorText(cause)}`, {
-      details: { file },
-      cause,
-    });
-  }
-  return decodeSecretKey(text, { ...options, source: file });
+  return decodeSecretKey(await readKeyFile(file, 'secret'), { ...options, source: file });
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await lstat(file);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw error;
-  }
-}
-
-function refuseOverwrite(file: string): UsageError {
+function refuseOverwrite(file: string, shown: string = file): UsageError {
   return new UsageError(
-    `${file} already exists; refusing to overwrite a key file (use --force to replace it)`,
-    {
-      details: { file },
-    },
+    `${shown} already exists; refusing to overwrite a key file (use --force to replace it)`,
+    { details: { file } },
   );
+}
+
+/**
+ * Refuses (`UsageError`, exit 2) when any of `files` exists (a dangling symlink counts), naming it
+ * as `shown` spells it. What {@link writeKeyFiles} checks before writing either file; a caller with
+ * more files to write, or a passphrase to ask for first, checks them all up front with it.
+ *
+ * @example
+ * await refuseExistingKeyFiles(['publisher.key', 'publisher.pub', 'publisher.rotation.json']);
+ */
+export async function refuseExistingKeyFiles(
+  files: readonly string[],
+  shown: (file: string) => string = (file) => file,
+): Promise<void> {
+  for (const file of files) {
+    try {
+      await lstat(file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
+    throw refuseOverwrite(file, shown(file));
+  }
 }
 
 /** Creates `file` with `mode`, failing when it exists ('wx'), and writes `text`. */
@@ -553,9 +558,7 @@ export async function writeKeyFiles(
     return;
   }
   // Check both before writing either, so a refusal leaves nothing half-written.
-  for (const file of [secretFile, publicFile]) {
-    if (await exists(file)) throw refuseOverwrite(file);
-  }
+  await refuseExistingKeyFiles([secretFile, publicFile]);
   try {
     await createExclusive(secretFile, secretText, 0o600);
   } catch (error) {

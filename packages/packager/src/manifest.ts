@@ -345,7 +345,18 @@ function fieldPath(path: readonly PropertyKey[]): string {
  * const manifest = parseManifest(readFileSync(join(dir, 'cmpkg.json')), 'sample-1.0.0.cmpkg');
  */
 export function parseManifest(bytes: Uint8Array, source: string): PackageManifest {
-  const raw = parseManifestJson(bytes, source);
+  return validateManifest(parseManifestJson(bytes, source), source);
+}
+
+/**
+ * {@link parseManifest} of a value {@link parseManifestJson} already returned: for the reader, which
+ * looks at the signer before the schema and so should not parse the JSON twice.
+ *
+ * @example
+ * const raw = parseManifestJson(bytes, 'x.cmpkg');
+ * const manifest = validateManifest(raw, 'x.cmpkg');
+ */
+export function validateManifest(raw: unknown, source: string): PackageManifest {
   const parsed = PackageManifestSchema.safeParse(raw);
   if (parsed.success) return parsed.data as PackageManifest;
   const issues = parsed.error.issues.map((issue) => ({

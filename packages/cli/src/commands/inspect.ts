@@ -3,7 +3,7 @@ import type { CommandContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { type Colors, formatBytes, formatTable, plural } from '../output.js';
 import { formatTimestamp, riskText } from '../render.js';
-import { type PackageFileOptions, packageFileArgument, publicKeyOption, trustText } from './verify.js';
+import { type PackageFileOptions, packageArguments, trustText } from './verify.js';
 
 /**
  * The human view of a package: its facts, then a table of migrations, of data and of files.
@@ -102,9 +102,8 @@ export async function runInspect(
   options: PackageFileOptions,
 ): Promise<number> {
   const { out } = ctx;
-  const file = await packageFileArgument(ctx, given);
-  const key = await publicKeyOption(ctx, '--pubkey', options.pubkey);
-  const inspection = await inspectPackage(file, key ? { trustedKeys: [key] } : {});
+  const { file, trust } = await packageArguments(ctx, given, '--pubkey', options.pubkey);
+  const inspection = await inspectPackage(file, trust);
   out.emitJson({ ok: true, ...inspection });
   out.lines(renderInspection(out.c, inspection, given));
   return ExitCode.Ok;

@@ -16,7 +16,7 @@ import { installProgress } from '../progress.js';
 import { renderPlan, renderResults } from '../render.js';
 import { askOnTerminal } from './down.js';
 import { closeQuietly, readOptionFile } from './transfer.js';
-import { packageFileArgument, publicKeyOption } from './verify.js';
+import { packageArguments } from './verify.js';
 
 /**
  * Options of `cmpkg install`, as commander parses them.
@@ -124,10 +124,10 @@ export async function runInstall(
   options: InstallCommandOptions,
 ): Promise<number> {
   const { out } = ctx;
-  const file = await packageFileArgument(ctx, given);
+  // Not `trust`: installPackage decides trust itself (the pinned key, --trust-key, rotations).
+  const { file, key: trustKey } = await packageArguments(ctx, given, '--trust-key', options.trustKey);
   const settings = await loadSettings(ctx);
   const dialect = await dialectFor(settings.database);
-  const trustKey = await publicKeyOption(ctx, '--trust-key', options.trustKey);
   const rotation =
     options.rotation === undefined
       ? undefined

@@ -174,6 +174,27 @@ describe('cmpkg keygen', () => {
     await expect(readSecretKey(file('new.key'))).resolves.toBeDefined();
   });
 
+  it('refuses an existing rotation file before writing anything, and before asking for a passphrase', async () => {
+    expect((await runCli(['keygen', '--out', 'old'], { cwd: project.dir })).code).toBe(0);
+    await writeFile(file('keys.rotation.json'), 'kept\n');
+    const result = await runCli(
+      ['keygen', '--out', 'keys', '--encrypt', '--rotate-from', 'old.key', '--plugin', 'sample'],
+      {
+        cwd: project.dir,
+        io: {
+          stdin: { isTTY: true },
+          promptSecret: async () => {
+            throw new Error('must not ask before refusing');
+          },
+        },
+      },
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/error\[E_USAGE\]: keys\.rotation\.json already exists.*--force/);
+    expect(await keyFiles()).toEqual(['keys.rotation.json', 'old.key', 'old.pub']);
+    expect(await readFile(file('keys.rotation.json'), 'utf8')).toBe('kept\n');
+  });
+
   it('a --rotate-from file that is not a key exits 2 naming it', async () => {
     await writeFile(file('junk.key'), 'not a key\n');
     const result = await runCli(['keygen', '--rotate-from', 'junk.key', '--plugin', 'sample'], {

@@ -1,4 +1,4 @@
-import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '@cmpkg/core';
 import {
@@ -6,6 +6,7 @@ import {
   generateKeyPair,
   type KeyPair,
   type RotationStatement,
+  refuseExistingKeyFiles,
   writeKeyFiles,
 } from '@cmpkg/packager';
 import { type CommandContext, loadSettings } from '../context.js';
@@ -45,16 +46,6 @@ export interface KeygenJson {
 export function shownPath(cwd: string, file: string): string {
   const relative = path.relative(cwd, file);
   return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await lstat(file);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
 }
 
 /** Writes the rotation statement: created exclusively, or (with --force) through a temp file and a rename. */
@@ -122,14 +113,11 @@ export async function runKeygen(ctx: CommandContext, options: KeygenCommandOptio
   }
 
   if (!force) {
-    for (const file of rotation ? [secretFile, publicFile, rotationFile] : [secretFile, publicFile]) {
-      if (await exists(file)) {
-        throw new UsageError(
-          `${shownPath(ctx.cwd, file)} already exists; refusing to overwrite a key file (use --force to replace it)`,
-          { details: { file } },
-        );
-      }
-    }
+    // Before the passphrase prompt: a refusal must not come after the user typed it twice.
+    await refuseExistingKeyFiles(
+      rotation ? [secretFile, publicFile, rotationFile] : [secretFile, publicFile],
+      (file) => shownPath(ctx.cwd, file),
+    );
   }
   const passphrase = options.encrypt ? await newPassphrase(ctx) : undefined;
 

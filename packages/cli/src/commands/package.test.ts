@@ -1,4 +1,4 @@
-import { cp, readdir } from 'node:fs/promises';
+import { cp, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pkg from '../../package.json' with { type: 'json' };
@@ -127,6 +127,38 @@ describe('cmpkg install on a terminal', () => {
       },
     });
     expect(install.code, install.stderr).toBe(0);
+  });
+});
+
+describe('the package argument and key option of verify, inspect and install', () => {
+  it('a missing archive or key file is a usage error (exit 2) naming it; a key file that is not a key is E_KEY_FORMAT', async () => {
+    expect((await run(['keygen', '--out', 'publisher'])).code).toBe(0);
+    const packed = await run(['pack', '--key', 'publisher.key', '--version', '1.0.0']);
+    expect(packed.code, packed.stderr).toBe(0);
+    await writeFile(path.join(project.dir, 'junk.pub'), 'not a key\n');
+    const commands = [
+      ['verify', '--pubkey', []],
+      ['inspect', '--pubkey', []],
+      ['install', '--trust-key', ['--db', 'sqlite:./app.db']],
+    ] as const;
+    for (const [name, option, extra] of commands) {
+      const command = (...args: string[]) => run([name, ...args, ...extra]);
+      const noFile = await command('missing.cmpkg', option, 'publisher.pub');
+      expect(noFile.code, name).toBe(2);
+      expect(noFile.stderr, name).toMatch(
+        /error\[E_USAGE\]: missing\.cmpkg: cannot read the package: no such file/,
+      );
+      const noKey = await command('sample-1.0.0.cmpkg', option, 'missing.pub');
+      expect(noKey.code, name).toBe(2);
+      expect(noKey.stderr, name).toMatch(
+        new RegExp(`error\\[E_USAGE\\]: ${option} missing\\.pub: cannot read the key file: no such file`),
+      );
+      const junk = await command('sample-1.0.0.cmpkg', option, 'junk.pub');
+      expect(junk.code, name).toBe(2);
+      expect(junk.stderr, name).toMatch(/error\[E_KEY_FORMAT\]: .*junk\.pub/);
+    }
+    // Refused before the database was opened.
+    expect((await readdir(project.dir)).filter((f) => f.startsWith('app.db'))).toEqual([]);
   });
 });
 

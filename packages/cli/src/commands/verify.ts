@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '@cmpkg/core';
-import { type PublicKey, readPublicKey, verifyPackage } from '@cmpkg/packager';
+import { type OpenPackageOptions, type PublicKey, readPublicKey, verifyPackage } from '@cmpkg/packager';
 import type { CommandContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytes } from '../output.js';
@@ -24,7 +24,7 @@ export interface PackageFileOptions {
  * @example
  * const file = await packageFileArgument(ctx, 'sample-1.0.0.cmpkg');
  */
-export async function packageFileArgument(ctx: CommandContext, given: string): Promise<string> {
+async function packageFileArgument(ctx: CommandContext, given: string): Promise<string> {
   const file = path.resolve(ctx.cwd, given);
   try {
     await access(file);
@@ -42,7 +42,7 @@ export async function packageFileArgument(ctx: CommandContext, given: string): P
  * @example
  * const trusted = await publicKeyOption(ctx, '--pubkey', options.pubkey);
  */
-export async function publicKeyOption(
+async function publicKeyOption(
   ctx: CommandContext,
   option: string,
   given: string | undefined,
@@ -58,6 +58,26 @@ export async function publicKeyOption(
     });
   }
   return readPublicKey(file);
+}
+
+/**
+ * The preamble of `verify`, `inspect` and `install`: the archive argument ({@link packageFileArgument})
+ * and the key option ({@link publicKeyOption}), checked in that order before anything is opened.
+ * `trust` is what `verifyPackage`/`inspectPackage` take: the signer must be `key` when one is given.
+ *
+ * @example
+ * const { file, trust } = await packageArguments(ctx, 'sample-1.0.0.cmpkg', '--pubkey', options.pubkey);
+ * await verifyPackage(file, trust);
+ */
+export async function packageArguments(
+  ctx: CommandContext,
+  given: string,
+  keyOption: string,
+  keyGiven: string | undefined,
+): Promise<{ file: string; key: PublicKey | undefined; trust: OpenPackageOptions }> {
+  const file = await packageFileArgument(ctx, given);
+  const key = await publicKeyOption(ctx, keyOption, keyGiven);
+  return { file, key, trust: key ? { trustedKeys: [key] } : {} };
 }
 
 /** The words after "signed by KEYID": whether it was checked against a key. */
@@ -83,9 +103,8 @@ export async function runVerify(
   options: PackageFileOptions,
 ): Promise<number> {
   const { out } = ctx;
-  const file = await packageFileArgument(ctx, given);
-  const key = await publicKeyOption(ctx, '--pubkey', options.pubkey);
-  const summary = await verifyPackage(file, key ? { trustedKeys: [key] } : {});
+  const { file, key, trust } = await packageArguments(ctx, given, '--pubkey', options.pubkey);
+  const summary = await verifyPackage(file, trust);
   const trusted = key ? summary.trusted : null;
   out.emitJson({ ok: true, ...summary, trusted });
   const { c } = out;
