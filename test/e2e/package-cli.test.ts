@@ -415,10 +415,23 @@ describe('cmpkg inspect', () => {
 
 describe('cmpkg install into SQLite', () => {
   const fresh = () => join(tempDir('install'), 'app.db');
+  /** `cmpkg install <file> --db sqlite:<db> <options>` in the scratch directory. */
+  const installArgs = (db: string, file: string, ...options: string[]) => [
+    'install',
+    file,
+    '--db',
+    `sqlite:${db}`,
+    ...options,
+  ];
+  const install = (db: string, file: string, ...options: string[]) =>
+    cmpkg(installArgs(db, file, ...options));
+  /** The same, expecting exit 0. */
+  const installOk = (db: string, file: string, ...options: string[]) =>
+    cmpkgOk(installArgs(db, file, ...options), fx.work);
 
   it('installs 1.0.0 with its data, pins the key, and a second install of it does nothing', async () => {
     const db = fresh();
-    const args = ['install', fx.packages.v1, '--trust-key', fx.keys.publisher.pub, '--db', `sqlite:${db}`];
+    const args = installArgs(db, fx.packages.v1, '--trust-key', fx.keys.publisher.pub);
     const result = await cmpkg(args);
     expect(result.code, describeRun(args, result)).toBe(0);
     expect(result.stdout).toMatch(/Install sample \(none\) → 1\.0\.0 on /);
@@ -442,15 +455,15 @@ describe('cmpkg install into SQLite', () => {
 
   it('--dry-run prints the plan and changes nothing; --json parses', async () => {
     const db = fresh();
-    const dry = await cmpkg(['install', fx.packages.v1, '--db', `sqlite:${db}`, '--dry-run']);
+    const dry = await install(db, fx.packages.v1, '--dry-run');
     expect(dry.code, describeRun(['install', '--dry-run'], dry)).toBe(0);
     expect(dry.stdout).toMatch(/Plan for sample on sqlite: \(none\) → 1\.0\.0/);
     expect(dry.stdout).toMatch(/Dry run: nothing was changed/);
     expect(existsSync(db)).toBe(false);
 
-    await cmpkgOk(['install', fx.packages.v1, '--db', `sqlite:${db}`], fx.work);
+    await installOk(db, fx.packages.v1);
     const before = fingerprint(db);
-    const json = await cmpkg(['install', fx.packages.v2, '--db', `sqlite:${db}`, '--dry-run', '--json']);
+    const json = await install(db, fx.packages.v2, '--dry-run', '--json');
     expect(json.code, describeRun(['install', '--dry-run', '--json'], json)).toBe(0);
     const doc = parseJsonOutput<{
       ok: boolean;
@@ -476,19 +489,19 @@ describe('cmpkg install into SQLite', () => {
 
   it('refuses an older version (exit 3); --allow-downgrade rolls the 2.0.0 changes back', async () => {
     const db = fresh();
-    await cmpkgOk(['install', fx.packages.v1, '--db', `sqlite:${db}`], fx.work);
-    const upgrade = await cmpkgOk(['install', fx.packages.v2, '--db', `sqlite:${db}`, '--json'], fx.work);
+    await installOk(db, fx.packages.v1);
+    const upgrade = await installOk(db, fx.packages.v2, '--json');
     expect(parseJsonOutput(upgrade)).toMatchObject({ ok: true, action: 'upgrade', toVersion: '2.0.0' });
     expect(tableNames(db)).toContain('entry_revisions');
     expect(count(db, 'entry_revisions')).toBe(PACKED_DATA.entries);
 
     const before = fingerprint(db);
-    const refused = await cmpkg(['install', fx.packages.v11, '--db', `sqlite:${db}`]);
+    const refused = await install(db, fx.packages.v11);
     expect(refused.code, describeRun(['install', '1.1.0'], refused)).toBe(3);
     expect(refused.stderr).toMatch(/error\[E_DOWNGRADE\]/);
     expect(fingerprint(db)).toBe(before);
 
-    const args = ['install', fx.packages.v11, '--db', `sqlite:${db}`, '--allow-downgrade', '--yes'];
+    const args = installArgs(db, fx.packages.v11, '--allow-downgrade', '--yes');
     const down = await cmpkg(args);
     expect(down.code, describeRun(args, down)).toBe(0);
     expect(down.stdout).toMatch(/Downgraded sample 2\.0\.0 → 1\.1\.0/);
@@ -501,33 +514,19 @@ describe('cmpkg install into SQLite', () => {
 
   it('a package signed by another key exits 3; a rotation statement signed by the pinned key lets it in', async () => {
     const db = fresh();
-    await cmpkgOk(['install', fx.packages.v1, '--db', `sqlite:${db}`], fx.work);
+    await installOk(db, fx.packages.v1);
     const before = fingerprint(db);
     for (const file of [fx.packages.v2Other, fx.packages.v2Successor]) {
-      const refused = await cmpkg(['install', file, '--db', `sqlite:${db}`]);
+      const refused = await install(db, file);
       expect(refused.code, describeRun(['install', file], refused)).toBe(3);
       expect(refused.stderr).toMatch(/error\[E_UNTRUSTED_KEY\]/);
     }
     // A rotation statement does not help a key it does not name.
-    const wrongRotation = await cmpkg([
-      'install',
-      fx.packages.v2Other,
-      '--rotation',
-      fx.keys.successor.rotation,
-      '--db',
-      `sqlite:${db}`,
-    ]);
+    const wrongRotation = await install(db, fx.packages.v2Other, '--rotation', fx.keys.successor.rotation);
     expect(wrongRotation.code, describeRun(['install', 'other --rotation'], wrongRotation)).toBe(3);
     expect(fingerprint(db)).toBe(before);
 
-    const args = [
-      'install',
-      fx.packages.v2Successor,
-      '--rotation',
-      fx.keys.successor.rotation,
-      '--db',
-      `sqlite:${db}`,
-    ];
+    const args = installArgs(db, fx.packages.v2Successor, '--rotation', fx.keys.successor.rotation);
     const rotated = await cmpkg(args);
     expect(rotated.code, describeRun(args, rotated)).toBe(0);
     expect(rotated.stdout).toContain(fx.keys.successor.keyId);
@@ -538,14 +537,8 @@ describe('cmpkg install into SQLite', () => {
 
   it('a rotation statement packed into the package works without --rotation', async () => {
     const db = fresh();
-    await cmpkgOk(['install', fx.packages.v1, '--db', `sqlite:${db}`], fx.work);
-    const result = await cmpkg([
-      'install',
-      fx.packages.v2SuccessorWithRotation,
-      '--db',
-      `sqlite:${db}`,
-      '--json',
-    ]);
+    await installOk(db, fx.packages.v1);
+    const result = await install(db, fx.packages.v2SuccessorWithRotation, '--json');
     expect(result.code, describeRun(['install', 'with rotation'], result)).toBe(0);
     expect(parseJsonOutput(result)).toMatchObject({ ok: true, action: 'upgrade', rotated: true });
     expect(query(db, 'SELECT key_id FROM cmpkg_plugins')).toEqual([{ key_id: fx.keys.successor.encoded }]);
@@ -553,14 +546,7 @@ describe('cmpkg install into SQLite', () => {
 
   it('--trust-key that is not the signer refuses the first install (exit 3) and creates nothing', async () => {
     const db = fresh();
-    const result = await cmpkg([
-      'install',
-      fx.packages.v1,
-      '--trust-key',
-      fx.keys.other.pub,
-      '--db',
-      `sqlite:${db}`,
-    ]);
+    const result = await install(db, fx.packages.v1, '--trust-key', fx.keys.other.pub);
     expect(result.code, describeRun(['install', '--trust-key other'], result)).toBe(3);
     expect(result.stderr).toMatch(/error\[E_UNTRUSTED_KEY\]/);
     expect(existsSync(db) ? tableNames(db) : []).toEqual([]);

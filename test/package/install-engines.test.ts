@@ -1,21 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Migrator, parseJsonMigration } from '@cmpkg/core';
+import { loadPlugin, MIGRATION_LOCK_NAME, Migrator, parseJsonMigration } from '@cmpkg/core';
 import { createRotation, type InstallEvent, openPackage } from '@cmpkg/packager';
+import { createTransformRunner } from '@cmpkg/transform';
 import { afterAll, afterEach, beforeEach, expect, it } from 'vitest';
 import { describeEngines } from '../helpers/engines.js';
 import { fingerprint } from '../helpers/fingerprint.js';
 import { kbIds, PLUGIN } from './fixtures.js';
-import {
-  factory,
-  fileExists,
-  fixture,
-  type InstallTarget,
-  keys,
-  openTarget,
-  packSpec,
-} from './install-helpers.js';
+import { factory, fixture, type InstallTarget, keys, openTarget, packSpec } from './install-helpers.js';
 
 /**
  * installPackage on every engine, against real databases: fresh installs, upgrades, no-ops,
@@ -27,16 +19,22 @@ afterAll(() => factory.cleanup());
 
 describeEngines('install from a package', (engine) => {
   let t: InstallTarget;
-  let backups: string;
   beforeEach(async () => {
-    backups = mkdtempSync(join(tmpdir(), 'cmpkg-install-backups-'));
-    t = await openTarget(engine, backups);
+    t = await openTarget(engine);
   });
   afterEach(async () => {
     await t?.close();
-    rmSync(backups, { recursive: true, force: true });
   });
   const rows = async (sql: string) => (await t.db.query(sql)).map((r) => Object.values(r).map(String));
+  /** Everything but the lock holder table (the lock itself writes it, outside any transaction). */
+  const state = () => fingerprint(engine, t.db.url, { exclude: ['cmpkg_lock'] });
+  /** The install's refusal, after checking that it left the database exactly as it was. */
+  async function refusedUnchanged(...args: Parameters<InstallTarget['refusal']>) {
+    const before = await state();
+    const refused = await t.refusal(...args);
+    expect(await state(), refused.message).toEqual(before);
+    return refused;
+  }
 
   it('installs a fresh database: schema, seed, data, records and one install execution', async () => {
     const pkg = await fixture('p100');
@@ -158,13 +156,13 @@ describeEngines('install from a package', (engine) => {
 
   it('does nothing when the same package is installed again', async () => {
     expect((await t.install('p100')).error).toBeUndefined();
-    const before = await fingerprint(engine, t.db.url, { exclude: ['cmpkg_lock'] });
+    const before = await state();
     const again = await t.install('p100');
     expect(again.error).toBeUndefined();
     expect(again).toMatchObject({ action: 'none', fromVersion: '1.0.0', toVersion: '1.0.0', pinned: false });
     expect(again.migrations).toEqual([]);
     // Nothing written at all, not even an execution row.
-    expect(await fingerprint(engine, t.db.url, { exclude: ['cmpkg_lock'] })).toEqual(before);
+    expect(await state()).toEqual(before);
   });
 
   it('the same package again applies what was rolled back since (not "none")', async () => {
@@ -190,21 +188,17 @@ describeEngines('install from a package', (engine) => {
 
   it('refuses the same version with other contents (E_VERSION_CONFLICT)', async () => {
     expect((await t.install('p100')).error).toBeUndefined();
-    const before = await fingerprint(engine, t.db.url, { exclude: ['cmpkg_lock'] });
-    const refused = await t.refusal('p100bad');
+    const refused = await refusedUnchanged('p100bad');
     expect(refused.code).toBe('E_VERSION_CONFLICT');
     expect(refused.category).toBe('safety');
-    expect(await fingerprint(engine, t.db.url, { exclude: ['cmpkg_lock'] })).toEqual(before);
   });
 
   it('refuses a downgrade (E_DOWNGRADE, safety) and changes nothing', async () => {
     expect((await t.install('p120')).error).toBeUndefined();
-    const before = await fingerprint(engine, t.db.url, { exclude: ['cmpkg_lock'] });
-    const refused = await t.refusal('p110');
+    const refused = await refusedUnchanged('p110');
     expect(refused.code).toBe('E_DOWNGRADE');
     expect(refused.category).toBe('safety');
     expect(refused.message).toMatch(/1\.2\.0 is installed.*older 1\.1\.0/);
-    expect(await fingerprint(engine, t.db.url, { exclude: ['cmpkg_lock'] })).toEqual(before);
   });
 
   it("downgrades when allowed, running the newer migrations' down steps from the stored documents", async () => {
@@ -247,8 +241,6 @@ describeEngines('install from a package', (engine) => {
 
   it('refuses a downgrade whose newer migrations have no stored document (applied from files)', async () => {
     // 1.2.0 applied with `cmpkg up` from files: no documents were stored, no key pinned.
-    const { Migrator, loadPlugin } = await import('@cmpkg/core');
-    const { createTransformRunner } = await import('@cmpkg/transform');
     const p120 = await fixture('p120');
     const source = join(p120.file, '..', '..', 'migrations');
     const run = await new Migrator({
@@ -258,22 +250,18 @@ describeEngines('install from a package', (engine) => {
       transformRunner: createTransformRunner(),
     }).up({ to: '1.2.0' });
     expect(run.error).toBeUndefined();
-    const before = await fingerprint(engine, t.db.url, { exclude: ['cmpkg_lock'] });
-    const refused = await t.refusal('p110', { allowDowngrade: true });
+    const refused = await refusedUnchanged('p110', { allowDowngrade: true });
     expect(refused.code).toBe('E_ROLLBACK_REFUSED');
     expect(refused.message).toContain('0006_search');
-    expect(await fingerprint(engine, t.db.url, { exclude: ['cmpkg_lock'] })).toEqual(before);
   });
 
   it('pins the first signer and refuses another key without a rotation statement', async () => {
     expect((await t.install('p100')).error).toBeUndefined();
-    const before = await fingerprint(engine, t.db.url, { exclude: ['cmpkg_lock'] });
-    const refused = await t.refusal('p110b');
+    const refused = await refusedUnchanged('p110b');
     expect(refused.code).toBe('E_UNTRUSTED_KEY');
     expect(refused.category).toBe('safety');
     expect(refused.message).toContain(keys.a.keyId);
     expect(refused.message).toContain(keys.b.keyId);
-    expect(await fingerprint(engine, t.db.url, { exclude: ['cmpkg_lock'] })).toEqual(before);
   });
 
   it('accepts a new key with a rotation statement in the package, and pins it', async () => {
@@ -303,16 +291,15 @@ describeEngines('install from a package', (engine) => {
       ...createRotation({ pluginId: PLUGIN, from: keys.c, to: keys.b }),
       from: keys.a.encoded,
     };
-    const refused = await t.refusal('p110b', { rotation: [forged] });
+    const refused = await refusedUnchanged('p110b', { rotation: [forged] });
     expect(refused.code).toBe('E_ROTATION_INVALID');
     expect((await t.pluginRow())?.key_id).toBe(keys.a.encoded);
-    expect(await t.historyIds()).toEqual(kbIds('1.0.0'));
   });
 
   it('requires the signer to be the --trust-key', async () => {
     const refused = await t.refusal('p100', { trustKey: keys.b });
     expect(refused.code).toBe('E_UNTRUSTED_KEY');
-    expect((await t.db.tableNames()).filter((n) => n !== 'cmpkg_lock')).toEqual([]);
+    expect(await t.db.tableNames()).toEqual([]);
     const result = await t.install('p100', { trustKey: keys.a });
     expect(result.error).toBeUndefined();
     expect(result.pinned).toBe(true);
@@ -322,7 +309,7 @@ describeEngines('install from a package', (engine) => {
     const missing = await t.refusal('p100requires');
     expect(missing.code).toBe('E_REQUIRES_UNMET');
     expect(missing.message).toMatch(/"auth" \^2\.0\.0 \(not installed\)/);
-    expect((await t.db.tableNames()).filter((n) => n !== 'cmpkg_lock')).toEqual([]);
+    expect(await t.db.tableNames()).toEqual([]);
 
     expect((await t.install('auth150')).error).toBeUndefined();
     const old = await t.refusal('p100requires');
@@ -351,6 +338,28 @@ describeEngines('install from a package', (engine) => {
     expect(await t.db.tableNames()).toEqual([]);
   });
 
+  it('waits for the migration lock and gives up (E_LOCK_TIMEOUT) without changing anything', async () => {
+    expect((await t.install('p100')).error).toBeUndefined();
+    const other = await t.dialect.connect(t.db.url);
+    try {
+      const release = await t.dialect.acquireLock(other, MIGRATION_LOCK_NAME, {
+        timeoutMs: 5_000,
+        holder: 'another cmpkg',
+      });
+      try {
+        const refused = await refusedUnchanged('p120', { lockTimeoutMs: 300 });
+        expect(refused.code).toBe('E_LOCK_TIMEOUT');
+      } finally {
+        await release();
+      }
+    } finally {
+      await other.close();
+    }
+    // Once the lock is free the same install goes through.
+    expect((await t.install('p120')).error).toBeUndefined();
+    expect(await t.historyIds()).toEqual(kbIds('1.2.0'));
+  });
+
   it('dry run verifies and plans, and creates nothing (not even the history tables)', async () => {
     const result = await t.install('p120', { dryRun: true });
     expect(result.error).toBeUndefined();
@@ -366,15 +375,14 @@ describeEngines('install from a package', (engine) => {
       const result = await t.install('p200');
       expect(result.error).toBeUndefined();
       expect(result.backup?.location).toBeDefined();
-      expect(fileExists(result.backup!.location)).toBe(true);
+      expect(existsSync(result.backup!.location)).toBe(true);
       expect((await t.executions()).filter((e) => e.kind === 'backup').map((e) => e.status)).toEqual([
         'succeeded',
       ]);
       return;
     }
-    const refused = await t.refusal('p200');
+    const refused = await refusedUnchanged('p200');
     expect(refused.code).toBe('E_BACKUP_REQUIRED');
-    expect(await t.historyIds()).toEqual(kbIds('1.2.0'));
     const skipped = await t.install('p200', { backup: 'skip' });
     expect(skipped.error).toBeUndefined();
     expect(await t.historyIds()).toEqual(kbIds('2.0.0'));

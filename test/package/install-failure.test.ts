@@ -31,14 +31,11 @@ const userTables = (names: string[]) => names.filter((n) => n !== 'cmpkg_lock');
 
 describeEngines('a failed install leaves the database as it was', (engine) => {
   let t: InstallTarget;
-  let backups: string;
   beforeEach(async () => {
-    backups = mkdtempSync(join(tmpdir(), 'cmpkg-install-backups-'));
-    t = await openTarget(engine, backups);
+    t = await openTarget(engine);
   });
   afterEach(async () => {
     await t?.close();
-    rmSync(backups, { recursive: true, force: true });
   });
   const snapshot = (): Promise<DatabaseFingerprint> => fingerprint(engine, t.db.url);
 
@@ -76,6 +73,12 @@ describeEngines('a failed install leaves the database as it was', (engine) => {
     expect(JSON.parse(after.at(-1)!.summary!)).toMatchObject({ restored: true, cause });
     expect(result.executionId).toBeGreaterThan(0);
     return result;
+  }
+
+  /** Installs a `loose` (compensated on every engine) 1.2.0 of `kb` with a broken down step. */
+  async function installLoose120(broken: { brokenDown: string } | { brokenDownAfter: string }) {
+    const pkg = await packSpec({ version: '1.2.0', key: keys.a, loose: true, ...broken });
+    expect((await t.install(pkg)).error).toBeUndefined();
   }
 
   it('data import failure on a fresh install (a NULL for a NOT NULL column)', async () => {
@@ -172,13 +175,7 @@ describeEngines('a failed install leaves the database as it was', (engine) => {
 
   it('a compensated downgrade whose down step fails before running: the step journal is put back too', async () => {
     // The first down step of the downgrade fails (0006_search is rolled back first).
-    const installed = await packSpec({
-      version: '1.2.0',
-      key: keys.a,
-      loose: true,
-      brokenDown: '0006_search',
-    });
-    expect((await t.install(installed)).error).toBeUndefined();
+    await installLoose120({ brokenDown: '0006_search' });
     const before = await snapshot();
     const result = await t.install('loose100', { allowDowngrade: true });
     expect(result.error?.code, result.error?.message).toBe('E_INSTALL_FAILED');
@@ -188,13 +185,7 @@ describeEngines('a failed install leaves the database as it was', (engine) => {
   });
 
   it('a compensated downgrade stopped half-way through a down: E_INSTALL_INCOMPLETE naming it', async () => {
-    const installed = await packSpec({
-      version: '1.2.0',
-      key: keys.a,
-      loose: true,
-      brokenDownAfter: '0005_summary',
-    });
-    expect((await t.install(installed)).error).toBeUndefined();
+    await installLoose120({ brokenDownAfter: '0005_summary' });
     const result = await t.install('loose100', { allowDowngrade: true });
     expect(result.error?.code, result.error?.message).toBe('E_INSTALL_INCOMPLETE');
     expect(result.restored).toBe(false);

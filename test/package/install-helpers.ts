@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Connection, Dialect } from '@cmpkg/core';
 import {
   createRotation,
@@ -76,7 +78,7 @@ export function packSpec(spec: PackageSpec): Promise<PackResult> {
   return factory.pack(spec);
 }
 
-/** One test's database, its dialect and an open connection, and an install bound to them. */
+/** One test's database, its dialect, an open connection and a backup directory, and an install bound to them. */
 export interface InstallTarget {
   engine: TestEngine;
   db: TestDatabase;
@@ -101,10 +103,12 @@ export interface InstallTarget {
   >;
   historyIds(): Promise<string[]>;
   pluginRow(): Promise<Record<string, unknown> | undefined>;
+  /** Closes the connection, drops the database and removes the backup directory. */
   close(): Promise<void>;
 }
 
-export async function openTarget(engine: TestEngine, backupDirectory: string): Promise<InstallTarget> {
+export async function openTarget(engine: TestEngine): Promise<InstallTarget> {
+  const backupDirectory = mkdtempSync(join(tmpdir(), 'cmpkg-install-backups-'));
   const db = await createTestDatabase(engine);
   const dialect = testDialect(engine);
   const connection = await dialect.connect(db.url);
@@ -163,8 +167,7 @@ export async function openTarget(engine: TestEngine, backupDirectory: string): P
     close: async () => {
       await connection.close().catch(() => undefined);
       await db.drop();
+      rmSync(backupDirectory, { recursive: true, force: true });
     },
   };
 }
-
-export const fileExists = existsSync;

@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BulkColumn, PortableValue, TableDefinition } from '@cmpkg/core';
 import { canonicalValueText, decodeValue, isCmpkgError } from '@cmpkg/core';
 import { type DatabaseHandle, readTable } from '@cmpkg/transform';
+import { afterEach } from 'vitest';
 import { createTestDatabase, type TestDatabase, type TestEngine, testDialect } from '../helpers/engines.js';
 
 /**
@@ -198,6 +199,45 @@ export function tempDirs(prefix: string): { make(): string; removeAll(): void } 
     },
     removeAll() {
       for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The per-test state of an export/import suite on `engine` (registers its own `afterEach`, which
+ * closes and drops the databases and removes the directories): seeded databases, scratch
+ * directories and NDJSON input files.
+ */
+export function importSuite(
+  engine: TestEngine,
+  prefix: string,
+): {
+  /** A fresh database with the seeded `authors` and `posts`. */
+  seeded(): Promise<OpenDatabase>;
+  tempDir(): string;
+  /** Writes `lines` (objects as JSON, strings as they are) to `name` in a new scratch directory. */
+  ndjson(lines: Array<unknown | string>, name?: string): string;
+} {
+  const opened: OpenDatabase[] = [];
+  const temp = tempDirs(prefix);
+  afterEach(async () => {
+    await closeAll(opened);
+    temp.removeAll();
+  });
+  return {
+    async seeded() {
+      const db = await openDatabase(engine, opened);
+      await seed(db);
+      return db;
+    },
+    tempDir: () => temp.make(),
+    ndjson(lines, name = 'authors.ndjson') {
+      const file = join(temp.make(), name);
+      writeFileSync(
+        file,
+        `${lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n')}\n`,
+      );
+      return file;
     },
   };
 }

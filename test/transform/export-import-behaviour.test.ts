@@ -2,18 +2,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportTables, importTables } from '@cmpkg/transform';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describeEngines, type TestEngine } from '../helpers/engines.js';
-import {
-  AUTHORS,
-  author,
-  closeAll,
-  type OpenDatabase,
-  openDatabase,
-  rejection,
-  seed,
-  tempDirs,
-} from './copy-helpers.js';
+import { AUTHORS, author, importSuite, type OpenDatabase, rejection } from './copy-helpers.js';
 
 /**
  * Import modes, failures that write nothing, skip-errors with a reject file, validate-only, export
@@ -21,23 +12,7 @@ import {
  */
 
 describeEngines('export/import', (engine: TestEngine) => {
-  const opened: OpenDatabase[] = [];
-  const temp = tempDirs('cmpkg-ei-');
-  afterEach(async () => {
-    await closeAll(opened);
-    temp.removeAll();
-  });
-  const tempDir = () => temp.make();
-  function ndjson(lines: Array<unknown | string>, name = 'authors.ndjson'): string {
-    const file = join(tempDir(), name);
-    writeFileSync(file, `${lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n')}\n`);
-    return file;
-  }
-  async function seeded(): Promise<OpenDatabase> {
-    const db = await openDatabase(engine, opened);
-    await seed(db);
-    return db;
-  }
+  const { seeded, tempDir, ndjson } = importSuite(engine, 'cmpkg-ei-');
   async function authors(db: OpenDatabase): Promise<Array<[number, string, string | null]>> {
     const rows = await db.test.query('select id, email, name from authors order by id');
     return rows.map((r) => [Number(r.id), String(r.email), (r.name as string | null) ?? null]);

@@ -1,17 +1,7 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { importTables } from '@cmpkg/transform';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describeEngines, type TestEngine } from '../helpers/engines.js';
-import {
-  author,
-  closeAll,
-  type OpenDatabase,
-  openDatabase,
-  rejection,
-  seed,
-  tempDirs,
-} from './copy-helpers.js';
+import { author, importSuite, type OpenDatabase, rejection } from './copy-helpers.js';
 
 /**
  * importTables inside a caller's transaction (what an install from a package does): a savepoint of
@@ -20,24 +10,9 @@ import {
  */
 
 describeEngines('import inside a caller transaction', (engine: TestEngine) => {
-  const opened: OpenDatabase[] = [];
-  const temp = tempDirs('cmpkg-itx-');
-  afterEach(async () => {
-    await closeAll(opened);
-    temp.removeAll();
-  });
-  function ndjson(lines: unknown[]): string {
-    const file = join(temp.make(), 'authors.ndjson');
-    writeFileSync(file, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
-    return file;
-  }
+  const { seeded, ndjson } = importSuite(engine, 'cmpkg-itx-');
   async function ids(db: OpenDatabase): Promise<number[]> {
     return (await db.test.query('select id from authors order by id')).map((r) => Number(r.id));
-  }
-  async function seeded(): Promise<OpenDatabase> {
-    const db = await openDatabase(engine, opened);
-    await seed(db);
-    return db;
   }
   const callerRow =
     "insert into authors (id, email, name, active, created_at) values (90, 'caller@example.com', 'Caller', true, '2024-03-01 00:00:00')";

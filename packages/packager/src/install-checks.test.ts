@@ -1,12 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HistoryStore, type InstalledPluginRecord, isCmpkgError } from '@cmpkg/core';
 import { SqliteDialect } from '@cmpkg/dialect-sqlite';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkEngine, checkRequires, decideAction, decideTrust } from './install-checks.js';
 import { generateKeyPair } from './keys.js';
 import { createRotation } from './rotation.js';
+import { tempDir } from './testing/fixtures.js';
 
 const a = generateKeyPair();
 const b = generateKeyPair();
@@ -119,15 +118,8 @@ describe('checkEngine', () => {
 });
 
 describe('checkRequires', () => {
-  const dirs: string[] = [];
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
-
   async function store(installed: Record<string, string>) {
-    const dir = mkdtempSync(join(tmpdir(), 'cmpkg-requires-'));
-    dirs.push(dir);
-    const conn = await new SqliteDialect().connect(`sqlite:${join(dir, 'db.sqlite')}`);
+    const conn = await new SqliteDialect().connect(`sqlite:${join(tempDir('cmpkg-requires-'), 'db.sqlite')}`);
     const s = new HistoryStore(conn);
     if (Object.keys(installed).length > 0) await s.ensureTables();
     for (const [id, version] of Object.entries(installed)) await s.writePlugin(id, version);

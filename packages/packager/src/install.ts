@@ -415,7 +415,7 @@ function baseResult(ctx: Context, decision: Decision): InstallResult {
 /** The result of an install that changes nothing: `none`, or a dry run (the plans, as planned results). */
 function planned(ctx: Context, decision: Decision): InstallResult {
   const result = baseResult(ctx, decision);
-  if (decision.action === 'none') return { ...result, pinned: false, rotated: false };
+  if (decision.action === 'none') return result;
   const mode = modeOf(ctx, decision.phases);
   ctx.emit(planEvent(ctx, decision, mode));
   result.mode = mode;
@@ -486,8 +486,10 @@ async function execute(ctx: Context, decision: Decision): Promise<InstallResult>
     result.executionId = await recordSuccess(ctx, decision, store, progress, result, startedAt, started);
   };
   let failure: CmpkgError | undefined;
-  let snapshot: InstallSnapshot | undefined;
-  const historyExisted = await new HistoryStore(connection).exists();
+  // Compensating needs to know what to put back; one transaction only whether a history existed.
+  const snapshot: InstallSnapshot | undefined =
+    mode === 'compensate' ? await takeInstallSnapshot(connection, ctx.pluginId) : undefined;
+  const historyExisted = snapshot?.historyExisted ?? (await new HistoryStore(connection).exists());
 
   if (mode === 'transaction') {
     try {
@@ -504,7 +506,6 @@ async function execute(ctx: Context, decision: Decision): Promise<InstallResult>
       await connection.execute('ROLLBACK').catch(() => undefined);
     }
   } else {
-    snapshot = await takeInstallSnapshot(connection, ctx.pluginId);
     try {
       // DDL commits on MySQL: the tables the final transaction writes to are created before it.
       await new HistoryStore(connection).ensureTables();
