@@ -41,6 +41,10 @@ export const CmpkgConfigSchema = z
     database: z.string().min(1).optional(),
     lockTimeout: z.number().positive().optional().meta({ description: 'seconds' }),
     allowOutOfOrder: z.boolean().optional(),
+    registry: z
+      .url({ protocol: /^https?$/, message: 'registry must be an http:// or https:// URL' })
+      .optional()
+      .meta({ description: 'the registry `publish`, `install NAME@RANGE`, `search` and `info` talk to' }),
   })
   .strict();
 

@@ -253,6 +253,59 @@ export class PackageError extends CmpkgError {
   }
 }
 
+/**
+ * Every code the registry (server and client) fails with, and its category. The registry answers
+ * each with one HTTP status (its `errors.ts` maps them in one place) and a JSON body
+ * `{ "error": { "code", "message" } }`; the CLI's client turns that body back into this error, so a
+ * refusal on the server exits the same way as one on the host.
+ */
+export const REGISTRY_CODES = {
+  /** A malformed request: invalid JSON body, a missing or wrong field, a bad name or parameter (400, exit 2). */
+  E_REGISTRY_BAD_REQUEST: 'input',
+  /** No such plugin, version, tag, tarball or token (404, exit 2). */
+  E_REGISTRY_NOT_FOUND: 'input',
+  /** A version spec that is neither a valid semver range nor a dist-tag name (400, exit 2). */
+  E_REGISTRY_INVALID_RANGE: 'input',
+  /** The plugin exists but no version satisfies the range (404, exit 2). */
+  E_REGISTRY_NO_MATCH: 'input',
+  /** The upload is larger than the registry accepts (413, exit 2). */
+  E_REGISTRY_TOO_LARGE: 'input',
+  /** The archive is a package of another plugin than the URL names, or the name is reserved (400, exit 2). */
+  E_REGISTRY_NAME_MISMATCH: 'input',
+  /** No token, an unknown token or a revoked one (401, exit 3). */
+  E_REGISTRY_UNAUTHORIZED: 'safety',
+  /** A valid token that may not do this: not the plugin's owner, not an admin (403, exit 3). */
+  E_REGISTRY_FORBIDDEN: 'safety',
+  /** The archive is signed by a key that is not registered for the plugin (403, exit 3). */
+  E_REGISTRY_KEY_NOT_REGISTERED: 'safety',
+  /** The version is already published; a published version is never replaced (409, exit 3). */
+  E_REGISTRY_VERSION_EXISTS: 'safety',
+  /** A download whose bytes do not match the integrity the registry published (exit 3). */
+  E_REGISTRY_INTEGRITY: 'safety',
+  /** Too many requests; retry after the time the registry gives (429, exit 1). */
+  E_REGISTRY_RATE_LIMITED: 'failure',
+  /** The registry cannot be reached or answered with a server error (exit 1). */
+  E_REGISTRY_UNAVAILABLE: 'failure',
+  /** The registry answered with something that is not what its API promises (exit 1). */
+  E_REGISTRY_RESPONSE: 'failure',
+  /** The registry could not store or read a blob or a row (500, exit 1). */
+  E_REGISTRY_STORAGE: 'failure',
+} as const satisfies Record<string, ErrorCategory>;
+
+export type RegistryErrorCode = keyof typeof REGISTRY_CODES;
+
+/**
+ * A registry request that was refused or failed, on the server or in a client.
+ *
+ * @example
+ * throw new RegistryError('E_REGISTRY_VERSION_EXISTS', 'sample@1.0.0 is already published; a published version is never replaced');
+ */
+export class RegistryError extends CmpkgError {
+  constructor(code: RegistryErrorCode, message: string, options?: CmpkgErrorOptions) {
+    super(code, REGISTRY_CODES[code], message, options);
+  }
+}
+
 // ---------------------------------------------------------------- safety (exit 3)
 
 /** An applied migration's file no longer matches the checksum recorded when it was applied. */
