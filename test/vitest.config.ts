@@ -10,6 +10,7 @@ export default defineConfig({
       'dialects/**/*.test.ts',
       'transform/**/*.test.ts',
       'package/**/*.test.ts',
+      'registry/**/*.test.ts',
     ],
     // Probes the database servers once, creates nothing; drops the run's throw-away databases at the end.
     globalSetup: ['./setup/global-setup.ts'],
