@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type LoadedConfig, resolveSettings } from './context.js';
+import { type LoadedConfig, registryUrl, resolveSettings } from './context.js';
 
 // A cwd that is not the process's, so relative SQLite paths are made absolute against it.
 const cwd = path.resolve('/tmp/cmpkg-settings-project');
@@ -47,6 +47,7 @@ describe('resolveSettings', () => {
       pluginId: 'config',
       lockTimeout: 'config',
       allowOutOfOrder: 'config',
+      registry: 'default',
     });
   });
 
@@ -103,5 +104,54 @@ describe('resolveSettings', () => {
 
   it('keeps a relative SQLite URL short when it is relative to the process cwd anyway', () => {
     expect(resolveSettings({ db: 'sqlite:./x.db' }, {}, process.cwd(), none).database).toBe('sqlite:./x.db');
+  });
+});
+
+describe('the registry URL', () => {
+  const withRegistry: LoadedConfig = {
+    ...full,
+    config: { ...full.config, registry: 'https://config.example.com' },
+  };
+  const env = { CMPKG_REGISTRY: 'http://env.example.com:4880' };
+
+  it('is --registry, else CMPKG_REGISTRY, else the config, else none', () => {
+    const flag = resolveSettings({ registry: 'http://flag.example.com/' }, env, cwd, withRegistry);
+    expect([flag.registry, flag.sources.registry]).toEqual(['http://flag.example.com/', 'flag']);
+    const fromEnv = resolveSettings({}, env, cwd, withRegistry);
+    expect([fromEnv.registry, fromEnv.sources.registry]).toEqual(['http://env.example.com:4880', 'env']);
+    const fromConfig = resolveSettings({}, {}, cwd, withRegistry);
+    expect([fromConfig.registry, fromConfig.sources.registry]).toEqual([
+      'https://config.example.com',
+      'config',
+    ]);
+    // An empty variable is no setting, as for DATABASE_URL.
+    expect(resolveSettings({}, { CMPKG_REGISTRY: '' }, cwd, withRegistry).sources.registry).toBe('config');
+    const nothing = resolveSettings({}, {}, cwd, full);
+    expect([nothing.registry, nothing.sources.registry]).toEqual([undefined, 'default']);
+  });
+
+  it('is checked only when a command needs it: missing or not http(s) is a usage error naming its source', () => {
+    const check = (flags: { registry?: string }, e: Record<string, string>) =>
+      registryUrl(resolveSettings(flags, e, cwd, none), 'cmpkg search');
+    expect(check({ registry: 'http://127.0.0.1:4880/' }, {})).toBe('http://127.0.0.1:4880');
+    expect(check({ registry: 'https://reg.example.com/cmpkg/' }, {})).toBe('https://reg.example.com/cmpkg');
+    expect(() => check({}, {})).toThrow(
+      'cmpkg search needs --registry URL (or CMPKG_REGISTRY, or "registry" in cmpkg.config.json)',
+    );
+    expect(() => check({}, { CMPKG_REGISTRY: 'ftp://x.example.com' })).toThrow(
+      'CMPKG_REGISTRY "ftp://x.example.com" must be an http:// or https:// URL',
+    );
+    expect(() => check({ registry: 'localhost:4880' }, {})).toThrow(
+      /^--registry "localhost:4880" must be an http/,
+    );
+    expect(() => check({ registry: 'not a url' }, {})).toThrow('--registry "not a url" is not a URL');
+    expect(() => check({ registry: 'http://x.example.com/?a=1' }, {})).toThrow(/must not have a query/);
+    try {
+      check({}, {});
+    } catch (err) {
+      expect(err).toMatchObject({ code: 'E_USAGE', category: 'input' });
+    }
+    // Resolving it never throws: `cmpkg up` with a bad CMPKG_REGISTRY in the shell still works.
+    expect(resolveSettings({}, { CMPKG_REGISTRY: 'nonsense' }, cwd, none).registry).toBe('nonsense');
   });
 });

@@ -9,6 +9,7 @@ import {
   Migrator,
   type MigratorOptions,
   type Plugin,
+  UsageError,
 } from '@cmpkg/core';
 import { createTransformRunner } from '@cmpkg/transform';
 import { dialectFor, redactUrl, resolveDatabaseUrl } from './dialects.js';
@@ -28,6 +29,8 @@ export interface GlobalOptions {
   verbose?: boolean;
   /** Only `up` and `plan` take it; part of the settings because the config file can set it too. */
   allowOutOfOrder?: boolean;
+  /** Only the registry commands take it (`--registry URL`). */
+  registry?: string;
 }
 
 /** Where a setting's value came from, for messages and tests. */
@@ -48,8 +51,14 @@ export interface Settings {
   configFile?: string;
   /** Recorded as applied_by; undefined lets the engine take the OS user. */
   user?: string;
+  /**
+   * The registry URL as given (`--registry` > `CMPKG_REGISTRY` > config `registry`); undefined when
+   * none is. Checked only by the commands that use it ({@link registryUrl}), so a stray
+   * `CMPKG_REGISTRY` never breaks `cmpkg up`.
+   */
+  registry?: string;
   sources: Record<
-    'database' | 'migrationsDir' | 'pluginId' | 'lockTimeout' | 'allowOutOfOrder',
+    'database' | 'migrationsDir' | 'pluginId' | 'lockTimeout' | 'allowOutOfOrder' | 'registry',
     SettingSource
   >;
 }
@@ -63,6 +72,7 @@ export interface LoadedConfig {
     database?: string;
     lockTimeout?: number;
     allowOutOfOrder?: boolean;
+    registry?: string;
   };
 }
 
@@ -134,6 +144,18 @@ export function resolveSettings(
         ? 'config'
         : 'default';
 
+  let registry: string | undefined;
+  if (flags.registry !== undefined) {
+    registry = flags.registry;
+    sources.registry = 'flag';
+  } else if (env.CMPKG_REGISTRY) {
+    registry = env.CMPKG_REGISTRY;
+    sources.registry = 'env';
+  } else if (config.registry !== undefined) {
+    registry = config.registry;
+    sources.registry = 'config';
+  } else sources.registry = 'default';
+
   // A plugin chosen with --plugin is a different plugin: the config's version and name are not its.
   const samePlugin = flags.plugin === undefined || flags.plugin === config.plugin?.id;
   const settings: Settings = {
@@ -150,7 +172,56 @@ export function resolveSettings(
     settings.pluginDescription = config.plugin.description;
   if (loaded.file !== undefined) settings.configFile = loaded.file;
   if (flags.user !== undefined) settings.user = flags.user;
+  if (registry !== undefined) settings.registry = registry;
   return settings;
+}
+
+/** Where each source of the registry URL is named in messages. */
+const REGISTRY_SOURCE_NAMES: Record<SettingSource, string> = {
+  flag: '--registry',
+  env: 'CMPKG_REGISTRY',
+  config: 'cmpkg.config.json "registry"',
+  default: 'the registry URL',
+};
+
+/**
+ * The registry URL of a registry command, checked: none at all, or one that is not an http(s) URL,
+ * is a usage error (exit 2) naming where it came from. A trailing slash is dropped.
+ *
+ * @param command what needs it, for the message (`cmpkg publish`).
+ *
+ * @example
+ * registryUrl(resolveSettings({ registry: 'http://127.0.0.1:4880/' }, {}, cwd, { config: {} }), 'cmpkg search');
+ * // 'http://127.0.0.1:4880'
+ */
+export function registryUrl(settings: Pick<Settings, 'registry' | 'sources'>, command: string): string {
+  const given = settings.registry;
+  if (given === undefined || given.trim() === '') {
+    throw new UsageError(
+      `${command} needs --registry URL (or CMPKG_REGISTRY, or "registry" in cmpkg.config.json)`,
+      { details: { setting: 'registry' } },
+    );
+  }
+  const source = REGISTRY_SOURCE_NAMES[settings.sources.registry];
+  let url: URL;
+  try {
+    url = new URL(given.trim());
+  } catch {
+    throw new UsageError(`${source} "${given}" is not a URL: expected http://host:port or https://host`, {
+      details: { setting: 'registry', source: settings.sources.registry },
+    });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`${source} "${given}" must be an http:// or https:// URL`, {
+      details: { setting: 'registry', source: settings.sources.registry },
+    });
+  }
+  if (url.search !== '' || url.hash !== '') {
+    throw new UsageError(`${source} "${given}" must not have a query or a fragment`, {
+      details: { setting: 'registry', source: settings.sources.registry },
+    });
+  }
+  return url.toString().replace(/\/+$/, '');
 }
 
 /** What every command gets: the streams, the printer, the parsed global options. */

@@ -1,22 +1,29 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
 import { type CopyCommandOptions, runCopy } from './commands/copy.js';
+import { runDeprecate } from './commands/deprecate.js';
+import { runDistTagAdd, runDistTagRm } from './commands/dist-tag.js';
 import { type DownCommandOptions, runDown } from './commands/down.js';
 import { type ExportCommandOptions, runExport } from './commands/export.js';
 import { runHistory } from './commands/history.js';
 import { IMPORT_MODES, type ImportCommandOptions, runImport } from './commands/import.js';
+import { runInfo } from './commands/info.js';
 import { runInit } from './commands/init.js';
 import { runInspect } from './commands/inspect.js';
 import { type InstallCommandOptions, runInstall } from './commands/install.js';
 import { type IntrospectCommandOptions, runIntrospect } from './commands/introspect.js';
 import { type KeygenCommandOptions, runKeygen } from './commands/keygen.js';
+import { type KeysAddCommandOptions, runKeysAdd, runKeysList, runKeysRemove } from './commands/keys.js';
 import { runNew } from './commands/new.js';
 import { type PackCommandOptions, runPack } from './commands/pack.js';
 import { runPlan } from './commands/plan.js';
+import { type PublishCommandOptions, runPublish } from './commands/publish.js';
+import { runSearch, type SearchCommandOptions } from './commands/search.js';
 import { runStatus } from './commands/status.js';
 import { runUp, type UpCommandOptions } from './commands/up.js';
 import { runValidate } from './commands/validate.js';
 import { type PackageFileOptions, runVerify } from './commands/verify.js';
+import { runYank, type YankCommandOptions } from './commands/yank.js';
 import type { CommandContext, GlobalOptions } from './context.js';
 import { MIGRATION_FORMATS } from './templates.js';
 
@@ -38,6 +45,21 @@ function nonNegativeNumber(what: string) {
     }
     return n;
   };
+}
+
+function nonNegativeInteger(what: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) {
+      throw new InvalidArgumentError(`${what} must be a whole number, 0 or more.`);
+    }
+    return n;
+  };
+}
+
+/** `--registry URL` of every command that talks to the registry (a new Option per command). */
+function registryOption(): Option {
+  return new Option('--registry <url>', 'the registry (env CMPKG_REGISTRY; config "registry")');
 }
 
 function positiveInteger(what: string) {
@@ -65,13 +87,18 @@ function nameList(what: string) {
 const EXIT_CODES_HELP = `
 Exit codes:
   0  success (including "nothing to do")
-  1  the operation failed (a migration failed, the database is unreachable)
-  2  bad input or usage (the message names the file and the field or line)
+  1  the operation failed (a migration failed, the database or the registry is unreachable)
+  2  bad input or usage (the message names the file and the field or line; an unknown plugin,
+     version or range in the registry)
   3  refused for safety (drift, lock timeout, rollback without --force, backup impossible,
      a copy into a non-empty table, an untrusted or altered package signature, a downgrade
-     without --allow-downgrade)
+     without --allow-downgrade, a registry refusal (token, owner, key, version exists), a
+     download that does not match its integrity)
 
-Settings: flags > DATABASE_URL > cmpkg.config.json > defaults. NO_COLOR turns colour off.`;
+Settings: flags > DATABASE_URL > cmpkg.config.json > defaults. NO_COLOR turns colour off.
+Registry: --registry URL > CMPKG_REGISTRY > "registry" in cmpkg.config.json; the token for
+publish, deprecate, yank, keys add/remove and dist-tag comes only from CMPKG_TOKEN;
+CMPKG_REGISTRY_TIMEOUT sets the request timeout in milliseconds (default 30000).`;
 
 /**
  * Builds the `cmpkg` command tree. Commander never exits the process or prints errors itself:
@@ -293,8 +320,11 @@ export function buildProgram(
 
   program
     .command('install')
-    .description('install or upgrade a plugin from a signed package into --db; all or nothing')
-    .argument('<file>', 'the .cmpkg package')
+    .description(
+      'install or upgrade a plugin from a signed package or the registry into --db; all or nothing',
+    )
+    .argument('<package>', 'a .cmpkg file, or NAME[@VERSION|@RANGE|@TAG] from the registry')
+    .addOption(registryOption())
     .option('--trust-key <file>', "the publisher's public key: pinned on a first install, checked after")
     .option('--rotation <file>', 'rotation statements accepting a new signing key (keygen --rotate-from)')
     .option('--allow-downgrade', 'install an older version: the newer migrations are rolled back')
@@ -307,8 +337,123 @@ export function buildProgram(
       run(cmd, (ctx) => runInstall(ctx, file, opts)),
     );
 
+  program
+    .command('publish')
+    .description('verify a signed package here, then upload it to the registry (token: CMPKG_TOKEN)')
+    .argument('<file>', 'the .cmpkg package')
+    .addOption(registryOption())
+    .option('--tag <tag>', 'the dist-tag it gets (default latest)')
+    .addHelpText('after', PUBLISH_HELP)
+    .action(async (file: string, opts: PublishCommandOptions, cmd: Command) =>
+      run(cmd, (ctx) => runPublish(ctx, file, opts)),
+    );
+
+  program
+    .command('search')
+    .description('find plugins in the registry by id, name or description (all of them without TEXT)')
+    .argument('[text]', 'what to look for')
+    .addOption(registryOption())
+    .option('--size <n>', 'results to show, 1-250 (default 20)', positiveInteger('--size'))
+    .option('--from <n>', 'results to skip (default 0)', nonNegativeInteger('--from'))
+    .action(async (text: string | undefined, opts: SearchCommandOptions, cmd: Command) =>
+      run(cmd, (ctx) => runSearch(ctx, text, opts)),
+    );
+
+  program
+    .command('info')
+    .description(
+      "a plugin in the registry: owner, dist-tags, versions, and one version's migrations and dist",
+    )
+    .argument('<name>', 'NAME, or NAME@VERSION|@RANGE|@TAG (default: the latest tag)')
+    .addOption(registryOption())
+    .action(async (name: string, _opts: object, cmd: Command) => run(cmd, (ctx) => runInfo(ctx, name)));
+
+  program
+    .command('deprecate')
+    .description('mark published versions deprecated with a message; no message takes the mark off')
+    .argument('<name@range>', 'the plugin and the versions, e.g. sample@<1.1.0')
+    .argument('[message]', 'why, and what to use instead (empty: un-deprecate)')
+    .addOption(registryOption())
+    .action(async (spec: string, message: string | undefined, _opts: object, cmd: Command) =>
+      run(cmd, (ctx) => runDeprecate(ctx, spec, message)),
+    );
+
+  program
+    .command('yank')
+    .description('withdraw a published version from ranges and tags (still installable by exact version)')
+    .argument('<name@version>', 'e.g. sample@1.0.0')
+    .addOption(registryOption())
+    .option('--undo', 'restore a yanked version')
+    .action(async (spec: string, opts: YankCommandOptions, cmd: Command) =>
+      run(cmd, (ctx) => runYank(ctx, spec, opts)),
+    );
+
+  const keys = program
+    .command('keys')
+    .description('the signing keys the registry accepts for a plugin')
+    .helpCommand(false);
+  keys
+    .command('list')
+    .description('list the registered keys of a plugin')
+    .argument('<name>', 'the plugin')
+    .addOption(registryOption())
+    .action(async (name: string, _opts: object, cmd: Command) => run(cmd, (ctx) => runKeysList(ctx, name)));
+  keys
+    .command('add')
+    .description('register another signing key for a plugin (owner)')
+    .argument('<name>', 'the plugin')
+    .requiredOption('--pubkey <file>', 'the public key file (cmpkg keygen .pub)')
+    .addOption(registryOption())
+    .action(async (name: string, opts: KeysAddCommandOptions, cmd: Command) =>
+      run(cmd, (ctx) => runKeysAdd(ctx, name, opts)),
+    );
+  keys
+    .command('remove')
+    .description('stop accepting packages signed by a key (owner; not the last key)')
+    .argument('<name>', 'the plugin')
+    .argument('<keyid>', 'the key id (cmpkg keys list)')
+    .addOption(registryOption())
+    .action(async (name: string, keyId: string, _opts: object, cmd: Command) =>
+      run(cmd, (ctx) => runKeysRemove(ctx, name, keyId)),
+    );
+
+  const distTag = program
+    .command('dist-tag')
+    .description("point a plugin's dist-tags (latest, next, …) at published versions")
+    .helpCommand(false);
+  distTag
+    .command('add')
+    .description('point TAG at a published version (owner)')
+    .argument('<name@version>', 'e.g. sample@2.0.0-beta.1')
+    .argument('<tag>', 'e.g. next')
+    .addOption(registryOption())
+    .action(async (spec: string, tag: string, _opts: object, cmd: Command) =>
+      run(cmd, (ctx) => runDistTagAdd(ctx, spec, tag)),
+    );
+  distTag
+    .command('rm')
+    .description('remove a dist-tag (owner; not latest)')
+    .argument('<name>', 'the plugin')
+    .argument('<tag>', 'the tag')
+    .addOption(registryOption())
+    .action(async (name: string, tag: string, _opts: object, cmd: Command) =>
+      run(cmd, (ctx) => runDistTagRm(ctx, name, tag)),
+    );
+
   return program;
 }
+
+const PUBLISH_HELP = `
+Examples:
+  CMPKG_TOKEN=cmpkg_... cmpkg publish sample-1.1.0.cmpkg --registry http://127.0.0.1:4880
+  CMPKG_TOKEN=cmpkg_... cmpkg publish sample-2.0.0-beta.1.cmpkg --tag next
+
+The archive is verified here first; a damaged one exits 2 and is never sent. The first publish of
+a plugin makes the token's user its owner and registers the signing key; later versions must be
+signed by a registered key (or carry a rotation statement from one). A published version is never
+replaced (exit 3). The token comes only from CMPKG_TOKEN (a flag would show up in ps).
+Exit codes: 0 published, 1 registry unreachable or failing, 2 bad input (archive, tag, no token,
+no registry), 3 refused (token, owner, key, version exists).`;
 
 const KEYGEN_HELP = `
 Examples:
@@ -335,6 +480,13 @@ Examples:
   cmpkg install sample-1.0.0.cmpkg --trust-key publisher.pub --db sqlite:./app.db
   cmpkg install sample-2.0.0.cmpkg --db postgres://app@localhost/app --dry-run
   cmpkg install sample-1.0.0.cmpkg --allow-downgrade --yes
+  cmpkg install sample@^1 --registry http://127.0.0.1:4880 --db sqlite:./app.db
+  cmpkg install 'sample@>=1 <2' --dry-run          # CMPKG_REGISTRY=http://127.0.0.1:4880
+
+An argument that is not an existing file (and does not end in .cmpkg) is NAME[@SPEC] from the
+registry (SPEC: a version, a dist-tag or a semver range; default latest). The registry resolves it,
+the archive is downloaded into a temporary directory (TMPDIR) and must match the integrity and the
+signer the registry published (else exit 3), then it is installed like a file.
 
 The first install pins the signer's key (or --trust-key); later packages must be signed by it, or
 carry a rotation statement signed by it (--rotation). Everything is verified before the database is
@@ -398,7 +550,7 @@ function commandIndex(program: Command, argv: readonly string[]): number {
 
 /** The global options out of a command's merged options, typed. */
 export function globalOptionsOf(command: Command): GlobalOptions {
-  const o = command.optsWithGlobals<GlobalOptions & { allowOutOfOrder?: boolean }>();
+  const o = command.optsWithGlobals<GlobalOptions & { allowOutOfOrder?: boolean; registry?: string }>();
   const flags: GlobalOptions = {};
   if (o.db !== undefined) flags.db = o.db;
   if (o.dir !== undefined) flags.dir = o.dir;
@@ -410,5 +562,6 @@ export function globalOptionsOf(command: Command): GlobalOptions {
   if (o.user !== undefined) flags.user = o.user;
   if (o.verbose) flags.verbose = true;
   if (o.allowOutOfOrder) flags.allowOutOfOrder = true;
+  if (o.registry !== undefined) flags.registry = o.registry;
   return flags;
 }

@@ -42,7 +42,7 @@ async function packageFileArgument(ctx: CommandContext, given: string): Promise<
  * @example
  * const trusted = await publicKeyOption(ctx, '--pubkey', options.pubkey);
  */
-async function publicKeyOption(
+export async function publicKeyOption(
   ctx: CommandContext,
   option: string,
   given: string | undefined,
