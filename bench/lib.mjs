@@ -1,8 +1,12 @@
-// Helpers shared by the benchmark scripts: a seeded generator for reproducible rows, and a child
-// process runner that reports wall-clock seconds and, through GNU time, peak RSS.
+// Helpers shared by the benchmark scripts: a seeded generator for reproducible rows, a child
+// process runner that reports wall-clock seconds and, through GNU time, peak RSS, and what the HTTP
+// benches need: a free port, a long-running server process, a plain HTTP request.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** mulberry32: small, fast, and the same sequence on every machine for the same seed. */
 export function prng(seed) {
@@ -51,3 +55,103 @@ export const count = (text, name) => {
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${text}`);
   return n;
 };
+
+/** A free TCP port on 127.0.0.1, asked of the OS and released (another process could take it first: fine here). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * One HTTP/1.1 request without `Accept-Encoding` (so the body is the bytes a load generator gets);
+ * resolves with the status, headers and whole body as a Buffer, whatever the status.
+ */
+export function httpRequest(url, { method = 'GET', headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () =>
+        resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * Starts a long-running process (a server) and resolves once it is ready: `ready` is a RegExp matched
+ * against its stdout + stderr (the match is returned) or an async probe returning true. Rejects, with
+ * the process stopped and its output, when it exits or is not ready within `timeoutMs`.
+ * `stop()` sends SIGTERM, then SIGKILL after 5 s, and resolves when it has exited.
+ */
+export async function startProcess(
+  command,
+  argv,
+  { ready, timeoutMs = 30_000, label = command, ...options } = {},
+) {
+  const proc = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  let output = '';
+  let exited = false;
+  const exit = new Promise((resolve) => proc.on('close', resolve));
+  exit.then(() => {
+    exited = true;
+  });
+  let onOutput = () => {};
+  const append = (d) => {
+    // Only the tail is kept: a chatty server must not grow the bench's memory.
+    output = (output + d).slice(-64_000);
+    onOutput();
+  };
+  proc.stdout.on('data', append);
+  proc.stderr.on('data', append);
+  const handle = {
+    proc,
+    output: () => output,
+    async stop() {
+      if (exited) return;
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await exit;
+      clearTimeout(timer);
+    },
+  };
+  const failed = (why) => new Error(`${label} ${why}:\n${output.slice(-4000)}`);
+  const deadline = Date.now() + timeoutMs;
+  try {
+    if (ready instanceof RegExp) {
+      handle.match = await new Promise((resolve, reject) => {
+        const check = () => {
+          const m = ready.exec(output);
+          if (m) resolve(m);
+          else if (exited)
+            reject(failed(`exited with ${proc.exitCode ?? proc.signalCode} before it was ready`));
+        };
+        onOutput = check;
+        exit.then(check);
+        setTimeout(() => reject(failed(`was not ready within ${timeoutMs} ms`)), timeoutMs).unref();
+        check();
+      });
+    } else if (ready) {
+      for (;;) {
+        if (exited) throw failed(`exited with ${proc.exitCode ?? proc.signalCode} before it was ready`);
+        if (await ready().catch(() => false)) break;
+        if (Date.now() > deadline) throw failed(`was not ready within ${timeoutMs} ms`);
+        await sleep(100);
+      }
+    }
+  } catch (err) {
+    await handle.stop();
+    throw err;
+  }
+  onOutput = () => {};
+  return handle;
+}
