@@ -36,7 +36,13 @@ function registryEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, NO_COLOR: '1', ...extra };
 }
 
-function run(
+/**
+ * Runs `cmpkg-registry ARGS` (the built bin) to completion with exactly `env`.
+ *
+ * @example
+ * const { code, stdout } = await runRegistryBin(['token', 'list', '--json'], { PATH: process.env.PATH ?? '', REGISTRY_DATA_DIR: dir });
+ */
+export function runRegistryBin(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -140,7 +146,7 @@ export async function startRegistry(
     dataDir,
     async createToken(user, opts = {}) {
       const args = ['token', 'create', '--user', user, '--json', ...(opts.admin ? ['--admin'] : [])];
-      const result = await run(args, env);
+      const result = await runRegistryBin(args, env);
       if (result.code !== 0) {
         throw new Error(
           `cmpkg-registry ${args.join(' ')} -> code ${result.code}\n${result.stdout}\n${result.stderr}`,

@@ -1,10 +1,8 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../helpers/cli.js';
-import { type RunningRegistry, registryBin, registryBuilt, startRegistry } from '../helpers/registry.js';
+import { type RunningRegistry, registryBuilt, runRegistryBin, startRegistry } from '../helpers/registry.js';
 
 /**
  * The registry's executable (`cmpkg-registry`), as an operator runs it: start, the admin commands
@@ -14,27 +12,9 @@ import { type RunningRegistry, registryBin, registryBuilt, startRegistry } from 
 const temp = mkdtempSync(join(tmpdir(), 'cmpkg-registry-bin-'));
 afterAll(() => rmSync(temp, { recursive: true, force: true }));
 
-function admin(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [registryBin, ...args], {
-      cwd: repoRoot,
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      stdout += c;
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
-      stderr += c;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+/** The admin commands run with a minimal environment: only PATH besides what the test gives. */
+function admin(args: string[], env: Record<string, string>) {
+  return runRegistryBin(args, { PATH: process.env.PATH ?? '', ...env });
 }
 
 beforeAll(() => {

@@ -81,6 +81,36 @@ describe('BlobStore', () => {
     expect(readdirSync(store.tmpDir)).toEqual([]);
   });
 
+  it('refuses a source that was destroyed before it is read (client gone) and creates no temp file', async () => {
+    // A client that disconnects while its request waits for authentication: the body stream is
+    // already destroyed when the handler starts reading. Waiting on it would never settle.
+    const store = await freshStore();
+    const source = new PassThrough();
+    source.write(Buffer.alloc(10));
+    source.destroy();
+    await new Promise((resolve) => setImmediate(resolve));
+    const outcome = await Promise.race([
+      store.receive(source, 1000).then(
+        () => 'resolved',
+        (err: { code?: string }) => err.code,
+      ),
+      new Promise((resolve) => setTimeout(() => resolve('hung'), 1000)),
+    ]);
+    expect(outcome).toBe('E_REGISTRY_BAD_REQUEST');
+    expect(readdirSync(store.tmpDir)).toEqual([]);
+  });
+
+  it('names no server path when it cannot store an archive', async () => {
+    const store = await freshStore();
+    const hex = sha(Buffer.from('never received'));
+    const err = await store.commit(join(store.tmpDir, 'upload-missing'), hex).then(
+      () => undefined,
+      (e: Error & { code?: string }) => e,
+    );
+    expect(err).toMatchObject({ code: 'E_REGISTRY_STORAGE' });
+    expect(err?.message).not.toContain(store.root);
+  });
+
   it('clears tmp/ leftovers on init', async () => {
     const root = join(tempDir(), 'blobs');
     await mkdir(join(root, 'tmp'), { recursive: true });

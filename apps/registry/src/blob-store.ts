@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
 import { link, mkdir, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { RegistryError } from '@cmpkg/core';
 
 const HEX = /^[0-9a-f]{64}$/;
@@ -48,6 +49,12 @@ export class BlobStore {
    * removes the file and throws E_REGISTRY_TOO_LARGE. Any other failure removes the file too.
    */
   async receive(source: NodeJS.ReadableStream, maxBytes: number): Promise<{ file: string; size: number }> {
+    // A client that disconnected while its request waited (authentication, rate limit) leaves a
+    // stream that already closed: it will emit nothing more, so waiting on it would hang the request
+    // and leave the temp file behind.
+    if ((source as Partial<Pick<Readable, 'destroyed'>>).destroyed === true) {
+      throw new RegistryError('E_REGISTRY_BAD_REQUEST', 'the upload ended before its body was complete');
+    }
     const file = this.tempPath();
     const out = createWriteStream(file, { flags: 'wx' });
     return new Promise((resolve, reject) => {
@@ -119,7 +126,11 @@ export class BlobStore {
       source.on('close', onClose);
       out.on('error', (err) =>
         fail(
-          new RegistryError('E_REGISTRY_STORAGE', `cannot write the upload: ${err.message}`, { cause: err }),
+          new RegistryError(
+            'E_REGISTRY_STORAGE',
+            `cannot write the upload (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+            { cause: err },
+          ),
         ),
       );
       out.on('finish', () => {
@@ -146,9 +157,13 @@ export class BlobStore {
       return { path: target, created: true };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new RegistryError('E_REGISTRY_STORAGE', `cannot store the archive: ${(err as Error).message}`, {
-          cause: err,
-        });
+        // The errno code only: the message names server paths, which the client must not see (the
+        // cause keeps them for the log).
+        throw new RegistryError(
+          'E_REGISTRY_STORAGE',
+          `cannot store the archive (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+          { cause: err },
+        );
       }
       return { path: target, created: false };
     } finally {

@@ -115,8 +115,15 @@ export function httpErrorOf(err: unknown): {
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const mapped = httpErrorOf(err);
-    if (mapped.internal) request.log.error({ err }, 'request failed');
+    // A 5xx with a registry code (E_REGISTRY_STORAGE) tells the client little on purpose; its cause
+    // (paths, errno) belongs in the log.
+    if (mapped.internal || mapped.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.debug({ code: mapped.code }, mapped.message);
+    // A route may have set the caching headers of what it meant to send (a tarball's `immutable`,
+    // its ETag) before it failed; an error must not be cached as that.
+    reply.removeHeader('etag');
+    reply.removeHeader('last-modified');
+    reply.header('cache-control', 'no-store');
     if (mapped.status === 401) reply.header('www-authenticate', 'Bearer realm="cmpkg"');
     if (mapped.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '60');
     reply

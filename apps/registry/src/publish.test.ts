@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import {
   createRotation,
   generateKeyPair,
@@ -6,6 +7,7 @@ import {
   type PackResult,
   verifyPackage,
 } from '@cmpkg/packager';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   json,
@@ -415,5 +417,84 @@ describe('publish size limits', () => {
     } finally {
       await roomy.close();
     }
+  });
+});
+
+describe('publish failures that tell the client nothing of the server', () => {
+  it('names the upload, not the registry’s temp path, in a verification error', async () => {
+    const garbage = new Uint8Array(Buffer.from('not a package at all'));
+    const body = await refused(() => t.publish('sample', garbage, alice), 400, 'E_PKG_FORMAT');
+    expect(body.message).not.toContain(t.dataDir);
+    expect(body.message).not.toMatch(/upload-[0-9a-f]{24}|cmpkg-pkg-/);
+    const truncated = new Uint8Array(readFileSync(pkgs.b200!.file)).slice(0, 200);
+    const cut = await refused(() => t.publish('sample', truncated, alice), 400, 'E_PKG_TRUNCATED');
+    expect(cut.message).not.toContain(t.dataDir);
+  });
+});
+
+describe('limits of the schema', () => {
+  it('refuses a version longer than registry_versions.version (64) with 400 naming it', async () => {
+    // SQLite would store it; PostgreSQL's varchar(64) would fail the insert with a 500.
+    const version = `1.1.0-${'a'.repeat(60)}`;
+    const pkg = await pack(keys.a, version, { id: 'long-version' });
+    await refused(() => t.publish('long-version', pkg.file, alice), 400, 'E_REGISTRY_BAD_REQUEST', /64/);
+  });
+});
+
+describe('a database failure after the archive was stored', () => {
+  it('removes the blob this publish created and answers a generic 500', async () => {
+    const failing = await startTestRegistry();
+    try {
+      const token = await failing.token('alice');
+      const before = await failing.snapshot();
+      // A real failure inside the transaction, after the blob is in place and the version row
+      // inserted: the dist-tags table is gone when the tag is read.
+      const rename = (from: string, to: string) =>
+        failing.registry.store.db.write((db) => sql.raw(`ALTER TABLE ${from} RENAME TO ${to}`).execute(db));
+      await rename('registry_dist_tags', 'registry_dist_tags_away');
+      const response = await failing.publish('sample', pkgs.a100!.file, token);
+      await rename('registry_dist_tags_away', 'registry_dist_tags');
+      expect(response.status).toBe(500);
+      expect(await json(response)).toEqual({
+        error: { code: 'E_INTERNAL', message: 'internal server error; see the registry log' },
+      });
+      expect(await failing.snapshot()).toEqual(before);
+    } finally {
+      await failing.close();
+    }
+  });
+});
+
+describe('a client that disconnects', () => {
+  it('while its publish waits for authentication leaves no temp file and no hung request', async () => {
+    const data = readFileSync(pkgs.b200!.file);
+    const before = await t.snapshot();
+    // Hold the read connection, so the request is still authenticating when the client goes away.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const held = t.registry.store.db.query(() => gate);
+    const { port, hostname } = new URL(t.url);
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => {
+        socket.write(
+          `PUT /sample HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAuthorization: Bearer ${alice}\r\n` +
+            `Content-Type: application/octet-stream\r\nContent-Length: ${data.length}\r\n\r\n`,
+        );
+        socket.write(data.subarray(0, 100));
+        setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, 100);
+      });
+      socket.on('error', reject);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    release();
+    await held;
+    // The handler runs once authentication is done; give it time to (not) leave a file behind.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await t.snapshot()).toEqual(before);
   });
 });

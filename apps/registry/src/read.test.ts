@@ -202,6 +202,23 @@ describe('GET /:plugin/:rangeOrTag', () => {
     expect((await json(response)).error.code).toBe(code);
   });
 
+  it.each(['evil.example/x?', 'a"b', 'host name', 'registry.example:80a'])(
+    'refuses Host %j instead of building tarball URLs from it',
+    async (host) => {
+      const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        get(`${t.url}/sample`, { headers: { host } }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (c: string) => {
+            text += c;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        }).on('error', reject);
+      });
+      expect(status).toBe(400);
+      expect(JSON.parse(body).error.code).toBe('E_REGISTRY_BAD_REQUEST');
+    },
+  );
+
   it('answers a range on an unknown plugin with 404', async () => {
     const response = await t.call('/nope/%5E1');
     expect(response.status).toBe(404);
@@ -216,6 +233,8 @@ describe('GET /:plugin/-/:file', () => {
     expect(response.headers.get('content-type')).toBe('application/octet-stream');
     expect(response.headers.get('content-length')).toBe(String(pkgs['1.1.0']!.size));
     expect(response.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    // A browser must not sniff an uploaded archive into HTML or script.
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
     const etag = response.headers.get('etag');
     expect(etag).toBe(`"${pkgs['1.1.0']!.digest.slice(7)}"`);
     expect(Buffer.from(await response.arrayBuffer())).toEqual(readFileSync(pkgs['1.1.0']!.file));
@@ -227,6 +246,23 @@ describe('GET /:plugin/-/:file', () => {
     const response = await t.call('/sample/-/sample-1.0.0.cmpkg', { method: 'HEAD' });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-length')).toBe(String(pkgs['1.0.0']!.size));
+  });
+
+  it('answers a version whose blob is missing with a 500 that no cache may keep', async () => {
+    const other = await startTestRegistry();
+    try {
+      const token = await other.token('alice');
+      expect((await other.publish('sample', pkgs['1.0.0']!.file, token)).status).toBe(201);
+      await other.registry.store.blobs.remove(pkgs['1.0.0']!.digest.slice('sha256:'.length));
+      const response = await other.call('/sample/-/sample-1.0.0.cmpkg');
+      expect(response.status).toBe(500);
+      expect((await json(response)).error.code).toBe('E_REGISTRY_STORAGE');
+      // `immutable` and the archive's ETag on an error would let a CDN serve the error for a year.
+      expect(response.headers.get('cache-control') ?? '').not.toMatch(/immutable|max-age/);
+      expect(response.headers.get('etag')).toBeNull();
+    } finally {
+      await other.close();
+    }
   });
 
   it.each([

@@ -96,9 +96,7 @@ export function routeContext(
   config: RegistryConfig,
 ): RouteContext {
   const failures = new FailureLimiter(config.tokenRateLimit);
-  const origin = config.publicUrl
-    ? () => config.publicUrl as string
-    : (request: FastifyRequest) => `${request.protocol}://${request.host}`;
+  const origin = config.publicUrl ? () => config.publicUrl as string : requestOrigin;
   return {
     store,
     config,
@@ -143,6 +141,36 @@ export function routeContext(
       keyGenerator: (request: FastifyRequest) => `ip:${request.ip}`,
     }) as unknown as LimitHook,
   };
+}
+
+/**
+ * A DNS name (`_` allowed: container networks use it), IPv4 or bracketed IPv6 address, with an
+ * optional port: all a Host header may be.
+ */
+const HOST_PATTERN =
+  /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * The request's `protocol://host`, used when REGISTRY_PUBLIC_URL is not set. The Host header (or
+ * X-Forwarded-Host behind a trusted proxy) is the client's to choose and ends up in tarball URLs, the
+ * cached packuments and the pages' install command, so anything but a plain host[:port] is refused
+ * (E_REGISTRY_BAD_REQUEST) rather than copied into a URL (`evil/x?` would point the tarball elsewhere).
+ *
+ * @example
+ * requestOrigin(request); // 'http://127.0.0.1:4880'
+ */
+export function requestOrigin(request: FastifyRequest): string {
+  const { protocol } = request;
+  // An HTTP/1.0 request may come without any Host.
+  const host: string = request.host ?? '';
+  if ((protocol !== 'http' && protocol !== 'https') || host.length > 260 || !HOST_PATTERN.test(host)) {
+    throw new RegistryError(
+      'E_REGISTRY_BAD_REQUEST',
+      `the Host header ${JSON.stringify(host.length > 100 ? `${host.slice(0, 100)}…` : host)} is not a host[:port] ` +
+        '(set REGISTRY_PUBLIC_URL when the registry is reached through another name)',
+    );
+  }
+  return `${protocol}://${host}`;
 }
 
 /** The authenticated principal (routes with the `authenticate` hook only). */

@@ -1,11 +1,14 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RegistryError } from '@cmpkg/core';
+import { isCmpkgError, RegistryError } from '@cmpkg/core';
 import { openPackage, README_ENTRY, type VerifiedPackage } from '@cmpkg/packager';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { StoredSummary } from '../registry-store.js';
 import { isDistTagName } from '../resolve.js';
 import { isStream, pluginParam, principalOf, RESERVED_IDS, type RouteContext } from './context.js';
+
+/** The width of `registry_versions.version`. */
+export const MAX_VERSION_LENGTH = 64;
 
 /** The most of a README a packument carries. */
 export const MAX_README_BYTES = 64 * 1024;
@@ -47,6 +50,23 @@ function tooLarge(limit: number): RegistryError {
     `the upload is larger than this registry accepts (${limit} bytes, REGISTRY_MAX_UPLOAD)`,
     { details: { limit } },
   );
+}
+
+/**
+ * The packager names the archive and the files it extracted by their path; on the server those are
+ * the registry's temp paths (`<storage>/tmp/upload-…`, `<storage>/tmp/cmpkg-pkg-…/migrations/…`),
+ * which a client must not learn. The message keeps its meaning with the upload called "the upload"
+ * and extracted files by their path inside the package. The code, class and cause are kept.
+ */
+function hideServerPaths(err: unknown, tempFile: string, tmpDir: string): unknown {
+  if (!isCmpkgError(err)) return err;
+  const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const extracted = new RegExp(`${literal(tmpDir)}[\\/]cmpkg-pkg-[^\\/\\s"']*[\\/]?`, 'g');
+  err.message = err.message
+    .replaceAll(tempFile, 'the upload')
+    .replace(extracted, '')
+    .replaceAll(tmpDir, '<tmp>');
+  return err;
 }
 
 /** An answer before the body is read: the connection is closed after it, not drained. */
@@ -120,6 +140,8 @@ export function registerPublishRoute(app: FastifyInstance, ctx: RouteContext): v
         pkg = await openPackage(temp.file, {
           tempRoot: store.blobs.tmpDir,
           limits: { maxArchiveBytes: limit, maxExtractedBytes: config.maxExtractedBytes },
+        }).catch((err: unknown) => {
+          throw hideServerPaths(err, temp.file, store.blobs.tmpDir);
         });
         const { manifest } = pkg;
         if (manifest.plugin.id !== id) {
@@ -129,7 +151,17 @@ export function registerPublishRoute(app: FastifyInstance, ctx: RouteContext): v
             { details: { plugin: id, archivePlugin: manifest.plugin.id } },
           );
         }
-        const summary = await summarise(pkg);
+        // The schema's width (varchar(64), as the other version fields of the API): SQLite would
+        // store a longer one, PostgreSQL would fail the insert with a 500.
+        if (manifest.plugin.version.length > MAX_VERSION_LENGTH) {
+          throw new RegistryError(
+            'E_REGISTRY_BAD_REQUEST',
+            `cmpkg.json plugin.version is ${manifest.plugin.version.length} characters long; this registry accepts at most ${MAX_VERSION_LENGTH}`,
+          );
+        }
+        const summary = await summarise(pkg).catch((err: unknown) => {
+          throw hideServerPaths(err, temp.file, store.blobs.tmpDir);
+        });
         const version = manifest.plugin.version;
         const outcome = await store.publish({
           pluginId: id,

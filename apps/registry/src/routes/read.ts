@@ -87,18 +87,22 @@ export function registerReadRoutes(app: FastifyInstance, ctx: RouteContext): voi
         details: { plugin: id, file },
       });
     }
-    const etag = `"${archive.hex}"`;
-    reply
-      .header('etag', etag)
-      .header('cache-control', 'public, max-age=31536000, immutable')
-      .header('content-type', 'application/octet-stream');
-    if (notModified(request, etag)) return reply.code(304).send();
+    // Checked before any caching header is set: `immutable` belongs on the real file only, never on
+    // an error a CDN would then keep for a year.
     if (!(await store.blobs.has(archive.hex))) {
       throw new RegistryError(
         'E_REGISTRY_STORAGE',
         `the archive of ${id}@${version} is missing from storage`,
       );
     }
+    const etag = `"${archive.hex}"`;
+    reply
+      .header('etag', etag)
+      .header('cache-control', 'public, max-age=31536000, immutable')
+      .header('content-type', 'application/octet-stream')
+      // Uploaded bytes: a browser must never sniff them into HTML or script.
+      .header('x-content-type-options', 'nosniff');
+    if (notModified(request, etag)) return reply.code(304).send();
     reply.header('content-length', String(archive.size));
     return reply.send(store.blobs.open(archive.hex));
   });
