@@ -1095,6 +1095,17 @@ async function loadState(db: Db, id: string): Promise<PluginState | undefined> {
   };
 }
 
+/**
+ * Where a version's archive is served: `<origin>/<id>/-/<id>-<version>.cmpkg`, the file name
+ * `cmpkg pack` gives it (the tarball route reads the version back out of it).
+ *
+ * @example
+ * tarballUrl('http://127.0.0.1:4880', 'sample', '1.1.0'); // 'http://127.0.0.1:4880/sample/-/sample-1.1.0.cmpkg'
+ */
+export function tarballUrl(origin: string, id: string, version: string): string {
+  return `${origin}/${id}/-/${id}-${version}.cmpkg`;
+}
+
 function versionDocument(state: PluginState, v: VersionState, origin: string): VersionDocument {
   const doc: VersionDocument = {
     name: state.id,
@@ -1106,7 +1117,7 @@ function versionDocument(state: PluginState, v: VersionState, origin: string): V
     migrations: v.summary.migrations,
     data: v.summary.data,
     dist: {
-      tarball: `${origin}/${state.id}/-/${state.id}-${v.version}.cmpkg`,
+      tarball: tarballUrl(origin, state.id, v.version),
       integrity: v.integrity,
       digest: v.digest,
       size: v.size,

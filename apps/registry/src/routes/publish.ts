@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { isCmpkgError, RegistryError } from '@cmpkg/core';
 import { openPackage, README_ENTRY, type VerifiedPackage } from '@cmpkg/packager';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { StoredSummary } from '../registry-store.js';
+import { type StoredSummary, tarballUrl } from '../registry-store.js';
 import { isDistTagName } from '../resolve.js';
 import { isStream, pluginParam, principalOf, RESERVED_IDS, type RouteContext } from './context.js';
 
@@ -188,7 +188,7 @@ export function registerPublishRoute(app: FastifyInstance, ctx: RouteContext): v
           digest: pkg.digest,
           size: pkg.size,
           keyId: outcome.keyId,
-          tarball: `${ctx.origin(request)}/${id}/-/${id}-${version}.cmpkg`,
+          tarball: tarballUrl(ctx.origin(request), id, version),
           firstPublish: outcome.firstPublish,
           distTags: outcome.distTags,
         };
