@@ -373,3 +373,16 @@ export function isCmpkgError(err: unknown): err is CmpkgError {
       typeof (err as { category?: unknown }).category === 'string')
   );
 }
+
+/**
+ * `err` as a cmpkg error: itself when it is one, otherwise wrapped in an {@link InternalError}
+ * with its message and `err` as the `cause`. For places that must report whatever was thrown.
+ *
+ * @example
+ * try { await run(); } catch (err) { const error = asCmpkgError(err); console.error(error.code, error.message); }
+ */
+export function asCmpkgError(err: unknown): CmpkgError {
+  return isCmpkgError(err)
+    ? err
+    : new InternalError(err instanceof Error ? err.message : String(err), { cause: err });
+}

@@ -8,6 +8,7 @@ export * from './engine/migrator.js';
 export type * from './engine/types.js';
 export * from './errors.js';
 export {
+  defaultUser,
   HISTORY_TABLES,
   HistoryStore,
   type InstalledPluginRecord,

@@ -19,6 +19,7 @@ export {
   refuseExistingKeyFiles,
   SECRET_KEY_FORMAT,
   samePublicKey,
+  writeFileExclusive,
   writeKeyFiles,
 } from './keys.js';
 export type { PackageManifest } from './manifest.js';

@@ -1,15 +1,16 @@
-import { hostname, userInfo } from 'node:os';
+import { hostname } from 'node:os';
 import { basename } from 'node:path';
 import {
+  asCmpkgError,
   atomically,
   BackupRequiredError,
   type BackupResult,
   type CmpkgError,
   type Connection,
   type Dialect,
+  defaultUser,
   HistoryStore,
   type InstalledPluginRecord,
-  InternalError,
   isCmpkgError,
   MIGRATION_LOCK_NAME,
   type Migration,
@@ -163,19 +164,6 @@ interface Context {
   transformRunner: TransformRunner;
   emit: (event: InstallEvent) => void;
 }
-
-function defaultUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env.USER ?? 'unknown';
-  }
-}
-
-const asCmpkgError = (err: unknown): CmpkgError =>
-  isCmpkgError(err)
-    ? err
-    : new InternalError(err instanceof Error ? err.message : String(err), { cause: err });
 
 /**
  * Installs, upgrades or (when allowed) downgrades a plugin from a signed `.cmpkg` package:

@@ -1,7 +1,9 @@
 import {
   chmodSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -27,6 +29,7 @@ import {
   refuseExistingKeyFiles,
   SECRET_KEY_FORMAT,
   samePublicKey,
+  writeFileExclusive,
   writeKeyFiles,
 } from './keys.js';
 
@@ -524,5 +527,50 @@ describe('writeKeyFiles', () => {
       code: 'E_USAGE',
     });
     expect(existsSync(file)).toBe(false);
+  });
+});
+
+describe('writeFileExclusive', () => {
+  it('creates the file with its mode, and fails with EEXIST (leaving the file alone) when it exists', async () => {
+    const sub = join(dir, 'exclusive-create');
+    mkdirSync(sub);
+    const file = join(sub, 'a.json');
+    await writeFileExclusive(file, 'first\n', { mode: 0o644 });
+    expect(readFileSync(file, 'utf8')).toBe('first\n');
+    expect(statSync(file).mode & 0o777).toBe(0o644);
+    await expect(writeFileExclusive(file, 'second\n', { mode: 0o644 })).rejects.toMatchObject({
+      code: 'EEXIST',
+    });
+    expect(readFileSync(file, 'utf8')).toBe('first\n');
+    const link = join(sub, 'dangling');
+    symlinkSync(join(sub, 'nowhere'), link);
+    await expect(writeFileExclusive(link, 'x', { mode: 0o644 })).rejects.toMatchObject({ code: 'EEXIST' });
+    expect(existsSync(join(sub, 'nowhere'))).toBe(false);
+  });
+
+  it('with replace, renames a fresh file over the old one, with its own mode and no temp file left', async () => {
+    const sub = join(dir, 'exclusive-replace');
+    mkdirSync(sub);
+    const file = join(sub, 'b.key');
+    writeFileSync(file, 'old');
+    chmodSync(file, 0o644);
+    await writeFileExclusive(file, 'new', { mode: 0o600, replace: true });
+    expect(readFileSync(file, 'utf8')).toBe('new');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    await writeFileExclusive(join(sub, 'c.json'), 'created', { mode: 0o644, replace: true });
+    expect(readFileSync(join(sub, 'c.json'), 'utf8')).toBe('created');
+    expect(readdirSync(sub).sort()).toEqual(['b.key', 'c.json']);
+  });
+
+  it('with replace, fails without touching the target or leaving a temp file when the rename cannot happen', async () => {
+    const sub = join(dir, 'exclusive-replace-dir');
+    mkdirSync(sub);
+    const target = join(sub, 'is-a-dir');
+    mkdirSync(join(target, 'inside'), { recursive: true });
+    await expect(writeFileExclusive(target, 'x', { mode: 0o644, replace: true })).rejects.toMatchObject({
+      code: expect.stringMatching(/^(EISDIR|ENOTEMPTY|EEXIST)$/),
+    });
+    expect(readdirSync(sub)).toEqual(['is-a-dir']);
+    expect(readdirSync(target)).toEqual(['inside']);
   });
 });

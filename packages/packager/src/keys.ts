@@ -534,6 +534,24 @@ async function replaceFile(file: string, text: string, mode: number): Promise<vo
 }
 
 /**
+ * Writes `text` to `file` with `mode` (set even under a loose umask) and syncs it. By default the
+ * file is created exclusively: an existing `file` (or dangling symlink) fails with `EEXIST`. With
+ * `replace`, a fresh temp file beside it is renamed over it, so `file` is never half-written and
+ * never exists with looser permissions. How key files, and files that go with them, are written.
+ *
+ * @example
+ * await writeFileExclusive('publisher.rotation.json', text, { mode: 0o644, replace: force });
+ */
+export async function writeFileExclusive(
+  file: string,
+  text: string,
+  options: { mode: number; replace?: boolean },
+): Promise<void> {
+  if (options.replace) await replaceFile(file, text, options.mode);
+  else await createExclusive(file, text, options.mode);
+}
+
+/**
  * Writes the secret key file (mode 0600, created exclusively) and the minisign `.pub` file. Refuses
  * (`UsageError`, exit 2, naming the file) when either exists, unless `force`, which replaces both.
  *

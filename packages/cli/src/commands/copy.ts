@@ -1,6 +1,5 @@
-import { userInfo } from 'node:os';
 import path from 'node:path';
-import { HistoryStore, isCmpkgError } from '@cmpkg/core';
+import { defaultUser, HistoryStore, isCmpkgError } from '@cmpkg/core';
 import { type CopyOptions, type CopyReport, copyDatabase, parseCopyMappingText } from '@cmpkg/transform';
 import { type CommandContext, loadSettings, type OpenDatabase, type Settings } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
@@ -109,15 +108,6 @@ export async function runCopy(ctx: CommandContext, options: CopyCommandOptions):
 function errorText(err: unknown): string {
   if (isCmpkgError(err)) return `${err.code}: ${err.message}`;
   return err instanceof Error ? err.message : String(err);
-}
-
-function defaultUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    // No passwd entry for the uid (common in containers).
-    return process.env.USER ?? 'unknown';
-  }
 }
 
 /**

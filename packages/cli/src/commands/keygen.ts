@@ -1,12 +1,12 @@
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '@cmpkg/core';
 import {
   createRotation,
   generateKeyPair,
   type KeyPair,
-  type RotationStatement,
   refuseExistingKeyFiles,
+  writeFileExclusive,
   writeKeyFiles,
 } from '@cmpkg/packager';
 import { type CommandContext, loadSettings } from '../context.js';
@@ -46,26 +46,6 @@ export interface KeygenJson {
 export function shownPath(cwd: string, file: string): string {
   const relative = path.relative(cwd, file);
   return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
-}
-
-/** Writes the rotation statement: created exclusively, or (with --force) through a temp file and a rename. */
-async function writeRotationFile(file: string, statement: RotationStatement, force: boolean): Promise<void> {
-  const text = `${JSON.stringify(statement, null, 2)}\n`;
-  const target = force ? `${file}.${process.pid}.tmp` : file;
-  const handle = await open(target, 'wx', 0o644);
-  try {
-    await handle.writeFile(text);
-  } finally {
-    await handle.close();
-  }
-  if (force) {
-    try {
-      await rename(target, file);
-    } catch (err) {
-      await rm(target, { force: true });
-      throw err;
-    }
-  }
 }
 
 /**
@@ -140,7 +120,11 @@ export async function runKeygen(ctx: CommandContext, options: KeygenCommandOptio
   };
   if (rotation) {
     const statement = createRotation({ pluginId: rotation.pluginId, from: rotation.old, to: key });
-    await writeRotationFile(rotationFile, statement, force);
+    // Created exclusively, or (with --force) through a temp file and a rename.
+    await writeFileExclusive(rotationFile, `${JSON.stringify(statement, null, 2)}\n`, {
+      mode: 0o644,
+      replace: force,
+    });
     json.rotation = {
       file: rotationFile,
       plugin: rotation.pluginId,

@@ -1,6 +1,6 @@
 import { canonicalJson } from '../checksum.js';
 import { canonicalNumber } from '../schema/portable-default.js';
-import { type PortableType, parsePortableType } from '../schema/portable-types.js';
+import { type PortableType, portableTypeKind } from '../schema/portable-types.js';
 
 /**
  * A column value on its way between engines (copy, export, import, transforms). One representation
@@ -56,16 +56,6 @@ function describe(value: unknown): string {
   } catch {
     return String(value);
   }
-}
-
-const kindCache = new Map<string, ReturnType<typeof parsePortableType>['kind']>();
-function kindOf(type: PortableType): ReturnType<typeof parsePortableType>['kind'] {
-  let kind = kindCache.get(type);
-  if (kind === undefined) {
-    kind = parsePortableType(type).kind;
-    kindCache.set(type, kind);
-  }
-  return kind;
 }
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
@@ -249,7 +239,7 @@ function decodeJsonText(type: PortableType, raw: unknown, kind: 'json' | 'vector
  */
 export function decodeValue(type: PortableType, raw: unknown): PortableValue {
   if (raw === null || raw === undefined) return null;
-  switch (kindOf(type)) {
+  switch (portableTypeKind(type)) {
     case 'smallint':
     case 'integer':
     case 'bigint':
@@ -322,7 +312,7 @@ function trimFraction(text: string): string {
  */
 export function valueDecoder(type: PortableType): (raw: unknown) => PortableValue {
   const slow = (raw: unknown) => decodeValue(type, raw);
-  switch (kindOf(type)) {
+  switch (portableTypeKind(type)) {
     case 'uuid':
     case 'text':
     case 'varchar':
@@ -396,7 +386,7 @@ export function valueCanonicalizer(type: PortableType): (value: PortableValue) =
 
 function makeCanonicalizer(type: PortableType): (value: PortableValue) => string {
   const NULL = '\u0000';
-  switch (kindOf(type)) {
+  switch (portableTypeKind(type)) {
     case 'real':
       return (v) => (v === null ? NULL : String(Math.fround(Number(v))));
     case 'double':
@@ -459,7 +449,7 @@ export function encodeJsonValue(type: PortableType, value: PortableValue): strin
  */
 export function decodeJsonValue(type: PortableType, json: unknown): PortableValue {
   if (json === null || json === undefined) return null;
-  if (kindOf(type) === 'blob') {
+  if (portableTypeKind(type) === 'blob') {
     if (typeof json !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(json)) {
       throw new ValueDecodeError(type, json, 'expected base64 text');
     }

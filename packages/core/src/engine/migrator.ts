@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { hostname, userInfo } from 'node:os';
+import { hostname } from 'node:os';
 import semver from 'semver';
 import { checksumStatements } from '../checksum.js';
 import type { BackupResult, ReleaseLock } from '../dialect.js';
-import { BackupRequiredError, type CmpkgError, InternalError, isCmpkgError, PlanError } from '../errors.js';
-import { HistoryStore, nowIso } from '../history/history-store.js';
+import { asCmpkgError, BackupRequiredError, type CmpkgError, PlanError } from '../errors.js';
+import { defaultUser, HistoryStore, nowIso } from '../history/history-store.js';
 import { detectDrift, driftError } from '../planner/drift.js';
 import { parseDependency } from '../planner/order.js';
 import { MigrationPlanner } from '../planner/planner.js';
@@ -48,19 +48,6 @@ interface HistoryState {
 }
 
 type PlanOptions = (UpOptions & { direction?: 'up' }) | (DownOptions & { direction: 'down' });
-
-const toCmpkgError = (err: unknown): CmpkgError =>
-  isCmpkgError(err)
-    ? err
-    : new InternalError(err instanceof Error ? err.message : String(err), { cause: err });
-
-function defaultUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env.USER ?? 'unknown';
-  }
-}
 
 /**
  * The migration engine. On one pinned connection it takes the dialect's lock, reads the history
@@ -348,7 +335,7 @@ export class Migrator {
         if (plan.backupRequired && this.#opts.backup !== 'skip') backup = await this.#backup(plan);
         error = await this.#execute(plan, state, results, outer);
       } catch (err) {
-        error = toCmpkgError(err);
+        error = asCmpkgError(err);
       }
       const toVersion = await this.#recordPlugin(state, results);
       await this.#store.finishExecution(executionId, {
@@ -368,7 +355,7 @@ export class Migrator {
         executionId,
       };
     } catch (err) {
-      const error = toCmpkgError(err);
+      const error = asCmpkgError(err);
       this.#emit('error', { error, attempt: 1, willRetry: false });
       return {
         dryRun,
@@ -608,7 +595,7 @@ export class Migrator {
             } catch (err) {
               await connection.execute(`ROLLBACK TO SAVEPOINT ${sp}`);
               await connection.execute(`RELEASE SAVEPOINT ${sp}`);
-              const error = toCmpkgError(err);
+              const error = asCmpkgError(err);
               failed.add(pm.id);
               firstError ??= error;
               this.#emit('error', { error, migrationId: pm.id, attempt: 1, willRetry: false });
@@ -631,7 +618,7 @@ export class Migrator {
               .then(() => connection.execute(`RELEASE SAVEPOINT ${groupSavepoint}`))
               .catch(() => undefined);
           } else await connection.execute('ROLLBACK').catch(() => undefined);
-          const error = toCmpkgError(err);
+          const error = asCmpkgError(err);
           firstError ??= error;
           for (const r of groupResults)
             if (r.status !== 'failed') Object.assign(r, { status: 'failed', error: error.message });
@@ -668,7 +655,7 @@ export class Migrator {
           performance.now() - t0,
         );
       } catch (err) {
-        const error = toCmpkgError(err);
+        const error = asCmpkgError(err);
         failed.add(pm.id);
         firstError ??= error;
         this.#emit('error', { error, migrationId: pm.id, attempt: 1, willRetry: false });

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { Kysely } from 'kysely';
 import type { Connection } from '../dialect.js';
 import type {
@@ -187,6 +188,22 @@ const STEP_UPDATE_COLUMNS = [
 /** Timestamps are ISO-8601 UTC text on every engine: portable, sortable, and driver-independent. */
 export function nowIso(): string {
   return new Date().toISOString();
+}
+
+/**
+ * The user a history row names when the caller names nobody: the OS user, else `$USER`, else
+ * `unknown` (`os.userInfo()` throws for a uid without a passwd entry, common in containers).
+ * The migrator, installs and copies all record it this way.
+ *
+ * @example
+ * const migrator = new Migrator({ dialect, connection, plugin, user: opts.user ?? defaultUser() });
+ */
+export function defaultUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
 }
 
 const truncate = (text: string | null | undefined, max = 4000): string | null =>

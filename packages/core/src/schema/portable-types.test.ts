@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatPortableType, isPortableType, parsePortableType } from './portable-types.js';
+import { formatPortableType, isPortableType, parsePortableType, portableTypeKind } from './portable-types.js';
 
 describe('portable types', () => {
   it('parses every type in any letter case and spacing', () => {
@@ -29,5 +29,20 @@ describe('portable types', () => {
     }
     expect(() => parsePortableType('money')).toThrow(/expected one of: uuid, text, varchar\(n\)/);
     expect(isPortableType('json')).toBe(true);
+  });
+});
+
+describe('portableTypeKind', () => {
+  it('is the kind parsePortableType gives, for every spelling, asked once or many times', () => {
+    for (const t of ['UUID', 'VarChar( 50 )', 'decimal(12, 4)', 'vector(3)', ' TIMESTAMPTZ ', 'blob']) {
+      expect(portableTypeKind(t)).toBe(parsePortableType(t).kind);
+      expect(portableTypeKind(t)).toBe(parsePortableType(t).kind);
+    }
+  });
+
+  it('throws like parsePortableType for a type that is not portable, every time', () => {
+    expect(() => portableTypeKind('money')).toThrow(/"money" is not a portable column type/);
+    expect(() => portableTypeKind('money')).toThrow(/"money" is not a portable column type/);
+    expect(() => portableTypeKind('varchar')).toThrow(/"varchar" is not a portable column type/);
   });
 });

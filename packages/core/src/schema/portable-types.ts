@@ -120,6 +120,25 @@ export function parsePortableType(type: string): ParsedPortableType {
   return { kind };
 }
 
+const kinds = new Map<string, PortableTypeKind>();
+
+/**
+ * The kind of a portable type (`parsePortableType(type).kind`), remembered per spelling: for code
+ * that looks it up once per value (value codecs, bulk writers). Throws like {@link parsePortableType}.
+ *
+ * @example
+ * portableTypeKind('VARCHAR(50)'); // 'varchar'
+ * portableTypeKind('timestamptz'); // 'timestamptz'
+ */
+export function portableTypeKind(type: string): PortableTypeKind {
+  let kind = kinds.get(type);
+  if (kind === undefined) {
+    kind = parsePortableType(type).kind;
+    kinds.set(type, kind);
+  }
+  return kind;
+}
+
 /**
  * The canonical spelling of a parsed portable type (lower case, no spaces).
  *

@@ -4,10 +4,9 @@ import type {
   BulkWriterOptions,
   Connection,
   PortableType,
-  PortableTypeKind,
   PortableValue,
 } from '@cmpkg/core';
-import { atomically, DataTransferError, parsePortableType, sqlDateTime, UsageError } from '@cmpkg/core';
+import { atomically, DataTransferError, portableTypeKind, sqlDateTime, UsageError } from '@cmpkg/core';
 import { quoteMysqlIdentifier as q } from './mysql-adapter.js';
 import { asMysqlConnection } from './mysql-connection.js';
 import { mysqlStringLiteral } from './mysql-ddl.js';
@@ -19,16 +18,6 @@ import { mysqlStringLiteral } from './mysql-ddl.js';
 const MAX_STATEMENT_BYTES = 16 * 1024 * 1024;
 /** Room left in the packet for the protocol header and what the server adds to the statement. */
 const PACKET_MARGIN_BYTES = 4096;
-
-const kinds = new Map<string, PortableTypeKind>();
-function kindOf(type: PortableType): PortableTypeKind {
-  let kind = kinds.get(type);
-  if (kind === undefined) {
-    kind = parsePortableType(type).kind;
-    kinds.set(type, kind);
-  }
-  return kind;
-}
 
 /**
  * A value as a MySQL literal: `NULL`, `1`/`0` for booleans, digits for numbers and 64-bit integers,
@@ -54,7 +43,7 @@ export function mysqlLiteral(type: PortableType, value: PortableValue, noBacksla
   if (value instanceof Uint8Array) {
     return `X'${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}'`;
   }
-  const kind = kindOf(type);
+  const kind = portableTypeKind(type);
   const text = kind === 'date' || kind === 'timestamp' || kind === 'timestamptz' ? sqlDateTime(value) : value;
   return noBackslashEscapes ? `'${text.replace(/'/g, "''")}'` : mysqlStringLiteral(text);
 }
@@ -181,7 +170,7 @@ export async function createMysqlBulkWriter(
  * mysqlReadExpression('`day`', 'date'); // "DATE_FORMAT(`day`, '%Y-%m-%d')"
  */
 export function mysqlReadExpression(column: string, type: PortableType): string {
-  switch (kindOf(type)) {
+  switch (portableTypeKind(type)) {
     case 'timestamp':
       return `DATE_FORMAT(${column}, '%Y-%m-%dT%H:%i:%s.%f')`;
     case 'timestamptz':

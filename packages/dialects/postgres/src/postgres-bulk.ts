@@ -6,10 +6,9 @@ import type {
   BulkWriterOptions,
   Connection,
   PortableType,
-  PortableTypeKind,
   PortableValue,
 } from '@cmpkg/core';
-import { atomically, parsePortableType, UsageError, ValueDecodeError } from '@cmpkg/core';
+import { atomically, portableTypeKind, UsageError, ValueDecodeError } from '@cmpkg/core';
 import pgCopy from 'pg-copy-streams';
 import { type PostgresVectorType, quotePostgresIdentifier as q } from './postgres-adapter.js';
 import { asPostgresConnection, type PostgresConnection } from './postgres-connection.js';
@@ -64,7 +63,7 @@ type CopyEncoder = (value: PortableValue) => string;
  * work is a `typeof` and the text itself.
  */
 function copyEncoder(type: PortableType, vectorType: PostgresVectorType): CopyEncoder {
-  if (vectorType === 'array' && kindOf(type) === 'vector') {
+  if (vectorType === 'array' && portableTypeKind(type) === 'vector') {
     return (value) =>
       value === null
         ? '\\N'
@@ -74,7 +73,7 @@ function copyEncoder(type: PortableType, vectorType: PostgresVectorType): CopyEn
   }
   const other: CopyEncoder = (value) =>
     typeof value === 'string' ? escapeText(value) : value === null ? '\\N' : scalarText(value);
-  switch (kindOf(type)) {
+  switch (portableTypeKind(type)) {
     case 'smallint':
     case 'integer':
     case 'bigint':
@@ -104,16 +103,6 @@ export function copyTextValue(
   vectorType: PostgresVectorType = 'array',
 ): string {
   return copyEncoder(type, vectorType)(value);
-}
-
-const kinds = new Map<string, PortableTypeKind>();
-function kindOf(type: PortableType): PortableTypeKind {
-  let kind = kinds.get(type);
-  if (kind === undefined) {
-    kind = parsePortableType(type).kind;
-    kinds.set(type, kind);
-  }
-  return kind;
 }
 
 /** The rows of a batch as COPY text, in chunks of about {@link CHUNK_CHARS}. */
@@ -265,7 +254,7 @@ export function postgresReadExpression(
   type: PortableType,
   vectorType: PostgresVectorType = 'array',
 ): string {
-  switch (kindOf(type)) {
+  switch (portableTypeKind(type)) {
     case 'timestamptz':
       return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
     case 'timestamp':
