@@ -17,6 +17,18 @@ export function riskText(c: Colors, risk: RiskLevel | null | undefined): string 
   }
 }
 
+/**
+ * A plugin's dist-tags on one line, or `empty` when it has none (`yank` and `dist-tag` print them
+ * after the change).
+ *
+ * @example
+ * distTagsText({ latest: '1.1.0', next: '2.0.0-beta.1' }, 'none'); // 'latest: 1.1.0, next: 2.0.0-beta.1'
+ */
+export function distTagsText(tags: Record<string, string>, empty: string): string {
+  const entries = Object.entries(tags);
+  return entries.length > 0 ? entries.map(([tag, version]) => `${tag}: ${version}`).join(', ') : empty;
+}
+
 /** `2024-05-01T10:00:00.000Z` → `2024-05-01 10:00:00Z`: readable, still unambiguous. */
 export function formatTimestamp(value: string | undefined | null): string {
   if (!value) return '';

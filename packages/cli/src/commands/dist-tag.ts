@@ -2,6 +2,7 @@ import { UsageError } from '@cmpkg/core';
 import type { CommandContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { pluginNameArgument, registryClientFor, requirePluginSpec } from '../registry-args.js';
+import { distTagsText } from '../render.js';
 import { TAG_PATTERN } from './publish.js';
 
 function checkTag(tag: string): string {
@@ -19,9 +20,7 @@ function checkTag(tag: string): string {
 
 /** `latest: 1.1.0, next: 2.0.0-beta.1` (or nothing when the registry did not send the tags). */
 function tagsNote(tags: Record<string, string> | undefined): string {
-  if (tags === undefined) return '';
-  const entries = Object.entries(tags);
-  return ` (dist-tags: ${entries.length > 0 ? entries.map(([t, v]) => `${t}: ${v}`).join(', ') : 'none'})`;
+  return tags === undefined ? '' : ` (dist-tags: ${distTagsText(tags, 'none')})`;
 }
 
 /**

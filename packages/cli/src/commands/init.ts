@@ -1,8 +1,9 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CmpkgError, ID_PATTERN, UsageError } from '@cmpkg/core';
 import { type CommandContext, DEFAULT_DATABASE, DEFAULT_MIGRATIONS_DIR } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
+import { pathExists } from './transfer.js';
 
 /** Options of `cmpkg init`. */
 export interface InitCommandOptions {
@@ -55,7 +56,7 @@ export async function runInit(ctx: CommandContext, options: InitCommandOptions):
       `--plugin "${pluginId}": a plugin id is lower-case [a-z0-9._-], starting with a letter or digit`,
     );
   }
-  if (!options.force && (await exists(configFile))) {
+  if (!options.force && (await pathExists(configFile))) {
     throw new FileExistsError(shown, `${shown} already exists; use --force to overwrite it`);
   }
 
@@ -73,7 +74,7 @@ export async function runInit(ctx: CommandContext, options: InitCommandOptions):
   };
   await mkdir(configDir, { recursive: true });
   await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`, options.force ? {} : { flag: 'wx' });
-  const createdDir = !(await exists(migrationsDir));
+  const createdDir = !(await pathExists(migrationsDir));
   await mkdir(migrationsDir, { recursive: true });
 
   out.emitJson({ ok: true, files: [configFile, migrationsDir] });
@@ -84,15 +85,6 @@ export async function runInit(ctx: CommandContext, options: InitCommandOptions):
   out.line();
   out.line(`Next: ${c.bold('cmpkg new create_tables')}, edit the file, then ${c.bold('cmpkg up')}`);
   return ExitCode.Ok;
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await stat(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Config files use `/` on every OS so they can be committed and shared. */

@@ -1,4 +1,4 @@
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CmpkgError, PackageError, RegistryError } from '@cmpkg/core';
@@ -20,7 +20,7 @@ import { installProgress } from '../progress.js';
 import { looksLikeRegistrySpec, parsePluginSpec, registryClientFor } from '../registry-args.js';
 import { renderPlan, renderResults } from '../render.js';
 import { askOnTerminal } from './down.js';
-import { closeQuietly, readOptionFile } from './transfer.js';
+import { closeQuietly, pathExists, readOptionFile } from './transfer.js';
 import { packageArguments, publicKeyOption } from './verify.js';
 
 /**
@@ -151,22 +151,13 @@ export async function runInstall(
   given: string,
   options: InstallCommandOptions,
 ): Promise<number> {
-  if (looksLikeRegistrySpec(given) && !(await exists(path.resolve(ctx.cwd, given)))) {
+  if (looksLikeRegistrySpec(given) && !(await pathExists(path.resolve(ctx.cwd, given)))) {
     return runRegistryInstall(ctx, given, options);
   }
   // Not `trust`: installPackage decides trust itself (the pinned key, --trust-key, rotations).
   const { file, key: trustKey } = await packageArguments(ctx, given, '--trust-key', options.trustKey);
   const setup = await installSetup(ctx, options, trustKey);
   return installArchive(ctx, file, setup, options);
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The settings, the dialect of `--db` (an unknown URL exits 2) and the `--rotation` file. */

@@ -273,6 +273,60 @@ describe('install from a registry that lies about what it serves', () => {
   });
 });
 
+describe('publish to a registry that records something else', () => {
+  // Stands for a broken registry: it accepts the upload but answers another integrity than the bytes
+  // that were verified and sent. The CLI does not report that as published.
+  it('refuses an answer naming other bytes (E_REGISTRY_RESPONSE, exit 1)', async () => {
+    await cp(sampleDir, project.dir, { recursive: true });
+    expect((await run(['keygen', '--out', 'publisher'])).code).toBe(0);
+    const packed = await run(['pack', '--key', 'publisher.key', '--version', '1.0.0', '--json']);
+    expect(packed.code, packed.stderr).toBe(0);
+    const archive = JSON.parse(packed.stdout) as {
+      integrity: string;
+      digest: string;
+      size: number;
+      keyId: string;
+    };
+    const other = `sha512-${Buffer.alloc(64, 1).toString('base64')}`;
+    let uploads = 0;
+    const liar = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        uploads++;
+        res.writeHead(201, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            ok: true,
+            name: 'sample',
+            version: '1.0.0',
+            integrity: other,
+            digest: archive.digest,
+            size: archive.size,
+            keyId: archive.keyId,
+            tarball: 'http://127.0.0.1:1/sample/-/sample-1.0.0.cmpkg',
+            firstPublish: true,
+            distTags: { latest: '1.0.0' },
+          }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => liar.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(liar.address() as AddressInfo).port}`;
+    try {
+      const r = await run(['publish', 'sample-1.0.0.cmpkg'], { CMPKG_TOKEN: 'cmpkg_x', CMPKG_REGISTRY: url });
+      expect([r.code, r.stdout, r.stderr]).toEqual([
+        1,
+        '',
+        `error[E_REGISTRY_RESPONSE]: ${url} recorded sample@1.0.0 (${other}) for sample-1.0.0.cmpkg, which is sample@1.0.0 (${archive.integrity})\n`,
+      ]);
+      expect(uploads).toBe(1);
+    } finally {
+      liar.closeAllConnections();
+      await new Promise<void>((resolve) => liar.close(() => resolve()));
+    }
+  });
+});
+
 const c = pc.createColors(false);
 
 describe('the search table', () => {

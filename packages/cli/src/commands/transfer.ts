@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { DataTransferError, resolveSqliteUrl, UsageError } from '@cmpkg/core';
 import {
   type CommandContext,
@@ -9,7 +9,8 @@ import {
 } from '../context.js';
 import { dialectFor, redactUrl, resolveDatabaseUrl } from '../dialects.js';
 
-// What `copy`, `export` and `import` share: opening databases by URL and reading JSON input files.
+// What `copy`, `export` and `import` share (opening databases by URL), and how every command reads
+// the files given on its command line.
 
 /**
  * Opens the database at `url` (a relative `sqlite:` path resolves against the working directory,
@@ -50,21 +51,53 @@ export async function closeQuietly(db: OpenDatabase | undefined): Promise<void> 
 }
 
 /**
+ * Why a file given on the command line could not be read, as messages put it: `no such file`, or
+ * the error itself.
+ *
+ * @example
+ * unreadableReason(err); // 'no such file'
+ */
+export function unreadableReason(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(err);
+}
+
+/**
  * Reads the text of a file given on the command line. A file that cannot be read exits 2
- * (`E_USAGE`) naming the option and the file.
+ * (`E_USAGE`) naming the option and the file (`what` is how the message calls it).
  *
  * @example
  * const text = await readOptionFile('--map', '/p/mapping.json', 'mapping.json');
  */
-export async function readOptionFile(option: string, file: string, shownAs: string): Promise<string> {
+export async function readOptionFile(
+  option: string,
+  file: string,
+  shownAs: string,
+  what = 'the file',
+): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(err);
-    throw new UsageError(`${option} ${shownAs}: cannot read the file: ${reason}`, {
+    throw new UsageError(`${option} ${shownAs}: cannot read ${what}: ${unreadableReason(err)}`, {
       details: { option, file },
       cause: err,
     });
+  }
+}
+
+/**
+ * Whether anything exists at `file`, for the choices that depend on it (`init` over an existing
+ * config, `install NAME` as a file or a registry spec). Not a check before reading: read the file
+ * and handle the error ({@link readOptionFile}).
+ *
+ * @example
+ * if (await pathExists('/p/cmpkg.config.json')) refuse();
+ */
+export async function pathExists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -1,10 +1,11 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '@cmpkg/core';
-import { type OpenPackageOptions, type PublicKey, readPublicKey, verifyPackage } from '@cmpkg/packager';
+import { type OpenPackageOptions, type PublicKey, parsePublicKey, verifyPackage } from '@cmpkg/packager';
 import type { CommandContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytes } from '../output.js';
+import { readOptionFile, unreadableReason } from './transfer.js';
 
 /**
  * Options of `cmpkg verify` and `cmpkg inspect`.
@@ -19,7 +20,9 @@ export interface PackageFileOptions {
 
 /**
  * The archive path of `verify`, `inspect` and `install`, resolved and readable; a missing file is a
- * usage error (exit 2) naming it, before any verification starts.
+ * usage error (exit 2) naming it, before any verification starts. A check ahead of the read on
+ * purpose: the packager opens the archive only after the key (and for `install` the settings and
+ * the database) are checked, and a missing archive is reported first.
  *
  * @example
  * const file = await packageFileArgument(ctx, 'sample-1.0.0.cmpkg');
@@ -29,8 +32,10 @@ async function packageFileArgument(ctx: CommandContext, given: string): Promise<
   try {
     await access(file);
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(err);
-    throw new UsageError(`${given}: cannot read the package: ${reason}`, { details: { file }, cause: err });
+    throw new UsageError(`${given}: cannot read the package: ${unreadableReason(err)}`, {
+      details: { file },
+      cause: err,
+    });
   }
   return file;
 }
@@ -49,15 +54,7 @@ export async function publicKeyOption(
 ): Promise<PublicKey | undefined> {
   if (given === undefined) return undefined;
   const file = path.resolve(ctx.cwd, given);
-  try {
-    await access(file);
-  } catch (err) {
-    throw new UsageError(`${option} ${given}: cannot read the key file: no such file`, {
-      details: { option, file },
-      cause: err,
-    });
-  }
-  return readPublicKey(file);
+  return parsePublicKey(await readOptionFile(option, file, given, 'the key file'), file);
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { CommandContext } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { registryClientFor, requirePluginSpec } from '../registry-args.js';
+import { distTagsText } from '../render.js';
 
 /**
  * Options of `cmpkg yank`, as commander parses them.
@@ -11,12 +12,6 @@ import { registryClientFor, requirePluginSpec } from '../registry-args.js';
 export interface YankCommandOptions {
   /** Restore a yanked version. */
   undo?: boolean;
-}
-
-/** `latest: 1.1.0, next: 2.0.0-beta.1`. */
-function tagsText(tags: Record<string, string>): string {
-  const entries = Object.entries(tags);
-  return entries.length > 0 ? entries.map(([tag, version]) => `${tag}: ${version}`).join(', ') : '(none)';
 }
 
 /**
@@ -41,7 +36,7 @@ export async function runYank(
   const { c } = out;
   const verb = result.yanked ? c.yellow('Yanked') : c.green('Restored');
   out.line(
-    `${verb} ${c.bold(`${wanted.id}@${result.version}`)} ${c.dim(`(dist-tags: ${tagsText(result.distTags)})`)}`,
+    `${verb} ${c.bold(`${wanted.id}@${result.version}`)} ${c.dim(`(dist-tags: ${distTagsText(result.distTags, '(none)')})`)}`,
   );
   return ExitCode.Ok;
 }
