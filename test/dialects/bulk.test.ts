@@ -1,6 +1,7 @@
 import {
   atomically,
   type BulkColumn,
+  type BulkWriter,
   type Connection,
   canonicalValueText,
   DataTransferError,
@@ -186,6 +187,29 @@ describeEngines('bulk writes', (engine) => {
     for (const s of dialect.renderDdl({ kind: 'createTable', table })) await conn.execute(s);
   }
 
+  /**
+   * Creates `table` (a {@link smallTable}) and runs `body` with a bulk writer on it inside the
+   * caller's transaction: BEGIN, then COMMIT, or ROLLBACK and rethrow when `body` fails; the writer
+   * is closed either way.
+   */
+  async function inCallerTransaction(
+    table: string,
+    body: (writer: BulkWriter) => Promise<void>,
+  ): Promise<void> {
+    await create(smallTable(table));
+    const writer = await dialect.bulkWriter(conn, table, SMALL);
+    await conn.execute('BEGIN');
+    try {
+      await body(writer);
+      await conn.execute('COMMIT');
+    } catch (err) {
+      await conn.execute('ROLLBACK');
+      throw err;
+    } finally {
+      await writer.close();
+    }
+  }
+
   /** The table's rows through readExpression + decodeValue, ordered by id. */
   async function readBack(table: string, columns: readonly BulkColumn[]): Promise<PortableValue[][]> {
     const list = columns.map((c, i) => `${dialect.readExpression(q(c.name), c.type)} AS ${q(`v${i}`)}`);
@@ -277,10 +301,7 @@ describeEngines('bulk writes', (engine) => {
   });
 
   it("a failed write leaves none of its rows and the caller's transaction usable", async () => {
-    await create(smallTable('t'));
-    const writer = await dialect.bulkWriter(conn, 't', SMALL);
-    await conn.execute('BEGIN');
-    try {
+    await inCallerTransaction('t', async (writer) => {
       await writer.write([
         [1, 'a', null],
         [2, 'b', null],
@@ -304,21 +325,12 @@ describeEngines('bulk writes', (engine) => {
       );
       expect(dialect.classifyError(notNull)).toBe('constraint');
       await writer.write([[4, 'd', null]]);
-      await conn.execute('COMMIT');
-    } catch (err) {
-      await conn.execute('ROLLBACK');
-      throw err;
-    } finally {
-      await writer.close();
-    }
+    });
     expect(await db.query(`SELECT id FROM ${q('t')} ORDER BY id`)).toEqual([{ id: 1 }, { id: 2 }, { id: 4 }]);
   });
 
   it('a failure at the start of a large batch (server errors while data is still streaming)', async () => {
-    await create(smallTable('early'));
-    const writer = await dialect.bulkWriter(conn, 'early', SMALL);
-    await conn.execute('BEGIN');
-    try {
+    await inCallerTransaction('early', async (writer) => {
       await writer.write([[1, 'first', null]]);
       const rows: PortableValue[][] = Array.from({ length: 30_000 }, (_, i) => [
         i + 2,
@@ -329,13 +341,7 @@ describeEngines('bulk writes', (engine) => {
       const err = await failure(() => writer.write(rows));
       expect(dialect.classifyError(err)).toBe('constraint');
       await writer.write([[100_000, 'after', null]]);
-      await conn.execute('COMMIT');
-    } catch (err) {
-      await conn.execute('ROLLBACK');
-      throw err;
-    } finally {
-      await writer.close();
-    }
+    });
     expect(await db.query(`SELECT id FROM ${q('early')} ORDER BY id`)).toEqual([{ id: 1 }, { id: 100_000 }]);
   });
 

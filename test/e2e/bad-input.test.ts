@@ -1,6 +1,6 @@
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { allOutput, type CliResult, describeRun } from '../helpers/cli.js';
-import { appliedIds, fingerprint } from '../helpers/db.js';
+import { appliedIds, fileFingerprint } from '../helpers/db.js';
 import {
   createProject,
   jsonMigration,
@@ -28,7 +28,7 @@ describe('e. bad input exits 2, names the file and field/line, and leaves the da
     const up = await project.run(['up']);
     expect(up.code, describeRun(['up'], up)).toBe(0);
     expect(appliedIds(project.dbFile)).toEqual(['0001_base']);
-    before = fingerprint(project.dbFile);
+    before = fileFingerprint(project.dbFile);
   });
 
   /** Runs `args`, expects exit 2 and every `needles` in the output, and an untouched database. */
@@ -36,7 +36,7 @@ describe('e. bad input exits 2, names the file and field/line, and leaves the da
     const result = await project.run(args);
     expect(result.code, describeRun(args, result)).toBe(2);
     for (const needle of needles) expect(allOutput(result), describeRun(args, result)).toContain(needle);
-    expect(fingerprint(project.dbFile), `${args.join(' ')} changed the database`).toBe(before);
+    expect(fileFingerprint(project.dbFile), `${args.join(' ')} changed the database`).toBe(before);
     return result;
   }
 

@@ -12,7 +12,7 @@ import {
   parseJsonOutput,
   runCli,
 } from '../helpers/cli.js';
-import { count, fingerprint, query, tableNames } from '../helpers/db.js';
+import { count, fileFingerprint, query, tableNames } from '../helpers/db.js';
 import { createTestDatabase, describeEngines, type TestDatabase, testDialect } from '../helpers/engines.js';
 import { type Project, removeTempDirs } from '../helpers/project.js';
 import { SAMPLE_ENTRIES, SAMPLE_TABLES, sampleWithRows } from '../helpers/sample-data.js';
@@ -53,7 +53,7 @@ describeEngines(
 
     beforeAll(async () => {
       project = await sampleWithRows();
-      sourceBefore = fingerprint(project.dbFile);
+      sourceBefore = fileFingerprint(project.dbFile);
       target = await createTestDatabase(engine);
     });
     afterAll(async () => {
@@ -128,7 +128,7 @@ describeEngines(
       const sourceRuns = query(project.dbFile, 'SELECT kind, status FROM cmpkg_executions ORDER BY id');
       const runs = await target.query('SELECT kind, status FROM cmpkg_executions ORDER BY id');
       expect(runs).toEqual([...sourceRuns, { kind: 'copy', status: 'succeeded' }]);
-      expect(fingerprint(project.dbFile)).toBe(sourceBefore);
+      expect(fileFingerprint(project.dbFile)).toBe(sourceBefore);
 
       // The moved database is the same plugin installation: everything applied, nothing to do.
       const status = await onDatabase(project, target.url, ['status', '--json']);
@@ -321,14 +321,14 @@ describe('cmpkg copy between SQLite files', () => {
       "CREATE TABLE categories (id INTEGER PRIMARY KEY, slug TEXT, name TEXT); INSERT INTO categories VALUES (9, 'mine', 'Mine')",
     );
     db.close();
-    const before = fingerprint(file);
+    const before = fileFingerprint(file);
     const args = ['--to', 'sqlite:./occupied.db'];
     const result = await copy(project, args);
     expect(result.code, describeRun(['copy', ...args], result)).toBe(3);
     expect(allOutput(result)).toMatch(/categories/);
     expect(tableNames(file)).toEqual(['categories']);
     expect(query(file, 'SELECT * FROM categories')).toEqual([{ id: 9, slug: 'mine', name: 'Mine' }]);
-    expect(fingerprint(file)).toBe(before);
+    expect(fileFingerprint(file)).toBe(before);
 
     // --replace replaces it.
     const replaced = await copy(project, [...args, '--replace']);

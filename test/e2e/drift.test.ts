@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { allOutput, describeRun } from '../helpers/cli.js';
-import { fingerprint, history } from '../helpers/db.js';
+import { fileFingerprint, history } from '../helpers/db.js';
 import { copySamplePlugin, type Project, removeTempDirs } from '../helpers/project.js';
 
 afterAll(removeTempDirs);
@@ -28,7 +28,7 @@ describe('c. drift: edits to applied migrations are refused; line endings and tr
     expect(edited).not.toBe(original);
     project.write('0001_create_entries.sql', edited);
     const historyBefore = history(project.dbFile);
-    const before = fingerprint(project.dbFile);
+    const before = fileFingerprint(project.dbFile);
 
     const validate = await project.run(['validate']);
     expect(validate.code, describeRun(['validate'], validate)).toBe(3);
@@ -40,7 +40,7 @@ describe('c. drift: edits to applied migrations are refused; line endings and tr
 
     // Refused means refused: the recorded checksum was not silently replaced.
     expect(history(project.dbFile)).toEqual(historyBefore);
-    expect(fingerprint(project.dbFile)).toBe(before);
+    expect(fileFingerprint(project.dbFile)).toBe(before);
   });
 
   it('an edited SQL text inside an applied JSON migration is drift too', async () => {

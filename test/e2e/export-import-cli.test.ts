@@ -10,7 +10,7 @@ import {
   parseJsonOutput,
   runCli,
 } from '../helpers/cli.js';
-import { count, fingerprint, query } from '../helpers/db.js';
+import { count, fileFingerprint, query } from '../helpers/db.js';
 import { createTestDatabase, describeEngines, type TestDatabase } from '../helpers/engines.js';
 import { copySamplePlugin, type Project, removeTempDirs } from '../helpers/project.js';
 import { SAMPLE_ENTRIES, sampleWithRows } from '../helpers/sample-data.js';
@@ -197,13 +197,13 @@ describe('cmpkg import into SQLite', () => {
   it('a bad row exits 2 naming file:line, and nothing is written', async () => {
     const target = await emptySample();
     const file = writeEntries(target, [good(1), { ...good(2), title: null }, good(3)]);
-    const before = fingerprint(target.dbFile);
+    const before = fileFingerprint(target.dbFile);
     const result = await cli(target.dir, 'sqlite:./test.db', ['import', file]);
     expect(result.code, describeRun(['import', file], result)).toBe(2);
     expect(allOutput(result)).toMatch(/E_DATA/);
     expect(allOutput(result)).toContain('entries.ndjson:2');
     expect(count(target.dbFile, 'entries')).toBe(0);
-    expect(fingerprint(target.dbFile)).toBe(before);
+    expect(fileFingerprint(target.dbFile)).toBe(before);
   });
 
   it('an unknown field exits 2 naming file:line and the field', async () => {
@@ -244,12 +244,12 @@ describe('cmpkg import into SQLite', () => {
 
   it('--validate checks the rows and writes nothing', async () => {
     const target = await emptySample();
-    const before = fingerprint(target.dbFile);
+    const before = fileFingerprint(target.dbFile);
     const result = await cli(target.dir, 'sqlite:./test.db', ['import', exportDir, '--validate']);
     expect(result.code, describeRun(['import', '--validate'], result)).toBe(0);
     expect(result.stdout).toMatch(/nothing written/);
     expect(count(target.dbFile, 'entries')).toBe(0);
-    expect(fingerprint(target.dbFile)).toBe(before);
+    expect(fileFingerprint(target.dbFile)).toBe(before);
   });
 
   it('--validate lists the rows that would fail with file:line, exits 2, and writes nothing', async () => {
@@ -260,14 +260,14 @@ describe('cmpkg import into SQLite', () => {
       good(3),
       { ...good(4), headline: 'x' },
     ]);
-    const before = fingerprint(target.dbFile);
+    const before = fileFingerprint(target.dbFile);
     const result = await cli(target.dir, 'sqlite:./test.db', ['import', file, '--validate']);
     expect(result.code, describeRun(['import', '--validate'], result)).toBe(2);
     expect(result.stdout).toMatch(/2 cannot/);
     expect(result.stdout).toMatch(/entries\.ndjson:2: /);
     expect(result.stdout).toMatch(/entries\.ndjson:4: .*headline/);
     expect(count(target.dbFile, 'entries')).toBe(0);
-    expect(fingerprint(target.dbFile)).toBe(before);
+    expect(fileFingerprint(target.dbFile)).toBe(before);
 
     const json = await cli(target.dir, 'sqlite:./test.db', ['import', file, '--validate', '--json']);
     expect(json.code).toBe(2);
@@ -314,7 +314,7 @@ describe('cmpkg import into SQLite', () => {
 
   it('bad arguments exit 2 naming the option or the file', async () => {
     const target = await emptySample();
-    const before = fingerprint(target.dbFile);
+    const before = fileFingerprint(target.dbFile);
     const cases: Array<[string[], RegExp]> = [
       [['import', exportDir, '--reject-file', 'r.ndjson'], /--reject-file needs --skip-errors/],
       [['import', exportDir, '--mode', 'upsert'], /--mode/],
@@ -327,7 +327,7 @@ describe('cmpkg import into SQLite', () => {
       expect(result.code, describeRun(args, result)).toBe(2);
       expect(allOutput(result)).toMatch(message);
     }
-    expect(fingerprint(target.dbFile)).toBe(before);
+    expect(fileFingerprint(target.dbFile)).toBe(before);
   });
 });
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allOutput, cliIsBuilt, describeRun, parseJsonOutput, repoRoot, runCli } from '../helpers/cli.js';
-import { count, fingerprint, query, tableNames } from '../helpers/db.js';
+import { count, fileFingerprint, query, tableNames } from '../helpers/db.js';
 import {
   cmpkgOk,
   PACKED_DATA,
@@ -233,26 +233,20 @@ describe('cmpkg pack', () => {
     const dir = tempDir('minisign');
     const tar = spawnSync('tar', ['-xzf', fx.packages.v2, '-C', dir, 'cmpkg.json', 'cmpkg.sig']);
     expect(tar.status, String(tar.stderr)).toBe(0);
-    const ok = spawnSync('/usr/bin/minisign', [
-      '-V',
-      '-m',
-      join(dir, 'cmpkg.json'),
-      '-x',
-      join(dir, 'cmpkg.sig'),
-      '-P',
-      fx.keys.publisher.encoded,
-    ]);
+    const minisign = (publicKey: string) =>
+      spawnSync('/usr/bin/minisign', [
+        '-V',
+        '-m',
+        join(dir, 'cmpkg.json'),
+        '-x',
+        join(dir, 'cmpkg.sig'),
+        '-P',
+        publicKey,
+      ]);
+    const ok = minisign(fx.keys.publisher.encoded);
     expect(ok.status, `${ok.stdout}${ok.stderr}`).toBe(0);
     expect(String(ok.stdout)).toMatch(/Signature and comment signature verified/);
-    const wrongKey = spawnSync('/usr/bin/minisign', [
-      '-V',
-      '-m',
-      join(dir, 'cmpkg.json'),
-      '-x',
-      join(dir, 'cmpkg.sig'),
-      '-P',
-      fx.keys.other.encoded,
-    ]);
+    const wrongKey = minisign(fx.keys.other.encoded);
     expect(wrongKey.status).not.toBe(0);
   });
 });
@@ -446,11 +440,11 @@ describe('cmpkg install into SQLite', () => {
       { plugin_id: 'sample', version: '1.0.0', key_id: fx.keys.publisher.encoded },
     ]);
 
-    const before = fingerprint(db);
+    const before = fileFingerprint(db);
     const again = await cmpkg(args);
     expect(again.code, describeRun(args, again)).toBe(0);
     expect(again.stdout).toMatch(/already installed/);
-    expect(fingerprint(db)).toBe(before);
+    expect(fileFingerprint(db)).toBe(before);
   });
 
   it('--dry-run prints the plan and changes nothing; --json parses', async () => {
@@ -462,7 +456,7 @@ describe('cmpkg install into SQLite', () => {
     expect(existsSync(db)).toBe(false);
 
     await installOk(db, fx.packages.v1);
-    const before = fingerprint(db);
+    const before = fileFingerprint(db);
     const json = await install(db, fx.packages.v2, '--dry-run', '--json');
     expect(json.code, describeRun(['install', '--dry-run', '--json'], json)).toBe(0);
     const doc = parseJsonOutput<{
@@ -484,7 +478,7 @@ describe('cmpkg install into SQLite', () => {
       ['0004_entry_slugs', 'planned'],
       ['0005_entry_revisions', 'planned'],
     ]);
-    expect(fingerprint(db)).toBe(before);
+    expect(fileFingerprint(db)).toBe(before);
   });
 
   it('refuses an older version (exit 3); --allow-downgrade rolls the 2.0.0 changes back', async () => {
@@ -495,11 +489,11 @@ describe('cmpkg install into SQLite', () => {
     expect(tableNames(db)).toContain('entry_revisions');
     expect(count(db, 'entry_revisions')).toBe(PACKED_DATA.entries);
 
-    const before = fingerprint(db);
+    const before = fileFingerprint(db);
     const refused = await install(db, fx.packages.v11);
     expect(refused.code, describeRun(['install', '1.1.0'], refused)).toBe(3);
     expect(refused.stderr).toMatch(/error\[E_DOWNGRADE\]/);
-    expect(fingerprint(db)).toBe(before);
+    expect(fileFingerprint(db)).toBe(before);
 
     const args = installArgs(db, fx.packages.v11, '--allow-downgrade', '--yes');
     const down = await cmpkg(args);
@@ -515,7 +509,7 @@ describe('cmpkg install into SQLite', () => {
   it('a package signed by another key exits 3; a rotation statement signed by the pinned key lets it in', async () => {
     const db = fresh();
     await installOk(db, fx.packages.v1);
-    const before = fingerprint(db);
+    const before = fileFingerprint(db);
     for (const file of [fx.packages.v2Other, fx.packages.v2Successor]) {
       const refused = await install(db, file);
       expect(refused.code, describeRun(['install', file], refused)).toBe(3);
@@ -524,7 +518,7 @@ describe('cmpkg install into SQLite', () => {
     // A rotation statement does not help a key it does not name.
     const wrongRotation = await install(db, fx.packages.v2Other, '--rotation', fx.keys.successor.rotation);
     expect(wrongRotation.code, describeRun(['install', 'other --rotation'], wrongRotation)).toBe(3);
-    expect(fingerprint(db)).toBe(before);
+    expect(fileFingerprint(db)).toBe(before);
 
     const args = installArgs(db, fx.packages.v2Successor, '--rotation', fx.keys.successor.rotation);
     const rotated = await cmpkg(args);

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeRun, parseJsonOutput } from '../helpers/cli.js';
-import { appliedIds, count, fingerprint, query, tableExists, tableNames } from '../helpers/db.js';
+import { appliedIds, count, fileFingerprint, query, tableExists, tableNames } from '../helpers/db.js';
 import { copySamplePlugin, removeTempDirs, sampleMigrationIds } from '../helpers/project.js';
 
 afterAll(removeTempDirs);
@@ -108,7 +108,7 @@ describe('b. status before/after up and down; up --dry-run changes nothing', () 
     // Sample 1.0.0, then its last migration rolled back: 0003 pending again, 0004 and 0005 never applied.
     expect((await project.run(['up', '--to', '1.0.0'])).code).toBe(0);
     expect((await project.run(['down', '--yes'])).code).toBe(0);
-    const before = fingerprint(project.dbFile);
+    const before = fileFingerprint(project.dbFile);
 
     const args = ['up', '--dry-run'];
     const dry = await project.run(args);
@@ -118,7 +118,7 @@ describe('b. status before/after up and down; up --dry-run changes nothing', () 
     // Only the pending migrations: the applied ones are not printed again.
     expect(dry.stdout).not.toContain('CREATE TABLE entries');
 
-    expect(fingerprint(project.dbFile)).toBe(before);
+    expect(fileFingerprint(project.dbFile)).toBe(before);
     expect(tableExists(project.dbFile, 'categories')).toBe(false);
     expect(appliedIds(project.dbFile)).toEqual(['0001_create_entries', '0002_add_tags']);
     expect(count(project.dbFile, 'cmpkg_migrations')).toBeGreaterThanOrEqual(2);

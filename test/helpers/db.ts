@@ -77,9 +77,10 @@ export function appliedIds(file: string): string[] {
 
 /**
  * A fingerprint of everything SQLite keeps on disk for `file`: the database and any -wal, -shm or
- * -journal companion, byte for byte. Equal fingerprints = the database was not touched.
+ * -journal companion, byte for byte. Equal fingerprints = the database was not touched. (Not
+ * `fingerprint` of helpers/fingerprint.ts: that one compares schema and rows on every engine.)
  */
-export function fingerprint(file: string): string {
+export function fileFingerprint(file: string): string {
   const hash = createHash('sha256');
   const dir = dirname(file);
   const base = basename(file);

@@ -57,6 +57,29 @@ export function describeEngines(
   }
 }
 
+/**
+ * `describe` once per ordered pair of engines (every engine to every engine unless `from`/`to` are
+ * given), named by `name(from, to)`, skipped where either server is unavailable.
+ *
+ * @example
+ * describeEnginePairs((from, to) => `copy ${from} → ${to}`, (from, to) => { it('copies', …); });
+ */
+export function describeEnginePairs(
+  name: (from: TestEngine, to: TestEngine) => string,
+  body: (from: TestEngine, to: TestEngine) => void,
+  from: readonly TestEngine[] = TEST_ENGINES,
+  to: readonly TestEngine[] = TEST_ENGINES,
+): void {
+  for (const fromEngine of from) {
+    for (const toEngine of to) {
+      describe.skipIf(!engineAvailable(fromEngine) || !engineAvailable(toEngine))(
+        name(fromEngine, toEngine),
+        () => body(fromEngine, toEngine),
+      );
+    }
+  }
+}
+
 /** A fresh, empty database on one engine, and direct (driver-level) access to it for assertions. */
 export interface TestDatabase {
   engine: TestEngine;

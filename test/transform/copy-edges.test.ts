@@ -1,19 +1,22 @@
 import type { ExecuteOptions, TableDefinition } from '@cmpkg/core';
 import { ConnectionError } from '@cmpkg/core';
 import { copyDatabase, verifyCopy } from '@cmpkg/transform';
-import { afterEach, describe, expect, it } from 'vitest';
-import { engineAvailable, TEST_ENGINES, type TestEngine } from '../helpers/engines.js';
-import { closeAll, type OpenDatabase, openDatabase, rejection, seed } from './copy-helpers.js';
+import { describe, expect, it } from 'vitest';
+import { describeEnginePairs, engineAvailable, type TestEngine } from '../helpers/engines.js';
+import {
+  authorForeignKey,
+  createTable,
+  rejection,
+  seed,
+  seededPair,
+  suiteDatabases,
+} from './copy-helpers.js';
 
 /**
  * Failure paths after the target tables exist (the target must end as before), resume after an
  * interruption late in the copy, id preservation with sequence reset on every engine pair, and
  * verification telling content apart.
  */
-
-async function createTable(db: OpenDatabase, table: TableDefinition): Promise<void> {
-  for (const sql of db.dialect.renderDdl({ kind: 'createTable', table })) await db.connection.execute(sql);
-}
 
 /** The id column is neither first nor small: ids beyond 2^53 must survive and the sequence continue. */
 const TICKETS: TableDefinition = {
@@ -29,88 +32,82 @@ const TICKETS: TableDefinition = {
 };
 const BIG = 9_007_199_254_740_993n; // 2^53 + 1: not representable as a double
 
-for (const fromEngine of TEST_ENGINES) {
-  for (const toEngine of TEST_ENGINES) {
-    describe.skipIf(!engineAvailable(fromEngine) || !engineAvailable(toEngine))(
-      `copy ids ${fromEngine} → ${toEngine}`,
-      () => {
-        const opened: OpenDatabase[] = [];
-        afterEach(() => closeAll(opened));
+describeEnginePairs(
+  (fromEngine, toEngine) => `copy ids ${fromEngine} → ${toEngine}`,
+  (fromEngine, toEngine) => {
+    const open = suiteDatabases();
 
-        it('keeps bigint ids of a non-first auto-increment column and continues after the largest', async () => {
-          const from = await openDatabase(fromEngine, opened);
-          const to = await openDatabase(toEngine, opened);
-          await createTable(from, TICKETS);
-          await from.connection.execute('BEGIN');
-          const writer = await from.dialect.bulkWriter(from.connection, 'tickets', [
-            { name: 'label', type: 'varchar(50)' },
-            { name: 'id', type: 'bigint' },
-          ]);
-          await writer.write([
-            ['small', 3],
-            ['big', BIG],
-          ]);
-          await writer.close();
-          await from.connection.execute('COMMIT');
+    it('keeps bigint ids of a non-first auto-increment column and continues after the largest', async () => {
+      const from = await open(fromEngine);
+      const to = await open(toEngine);
+      await createTable(from, TICKETS);
+      await from.connection.execute('BEGIN');
+      const writer = await from.dialect.bulkWriter(from.connection, 'tickets', [
+        { name: 'label', type: 'varchar(50)' },
+        { name: 'id', type: 'bigint' },
+      ]);
+      await writer.write([
+        ['small', 3],
+        ['big', BIG],
+      ]);
+      await writer.close();
+      await from.connection.execute('COMMIT');
 
-          const report = await copyDatabase({ from, to, batchSize: 1 });
-          expect(report.verified).toBe(true);
-          expect(report.tables[0]?.sequencesReset).toEqual(['tickets.id']);
-          const rows = await to.test.query(
-            `select ${cast(toEngine, 'id')} as id, label from tickets order by id`,
-          );
-          expect(rows.map((r) => [String(r.id), r.label])).toEqual([
-            ['3', 'small'],
-            [BIG.toString(), 'big'],
-          ]);
-          await to.test.query("insert into tickets (label) values ('next')");
-          const next = await to.test.query(
-            `select ${cast(toEngine, 'id')} as id from tickets where label = 'next'`,
-          );
-          expect(BigInt(String(next[0]?.id))).toBeGreaterThan(BIG);
-        });
-      },
-    );
-  }
-}
+      const report = await copyDatabase({ from, to, batchSize: 1 });
+      expect(report.verified).toBe(true);
+      expect(report.tables[0]?.sequencesReset).toEqual(['tickets.id']);
+      const rows = await to.test.query(
+        `select ${cast(toEngine, 'id')} as id, label from tickets order by id`,
+      );
+      expect(rows.map((r) => [String(r.id), r.label])).toEqual([
+        ['3', 'small'],
+        [BIG.toString(), 'big'],
+      ]);
+      await to.test.query("insert into tickets (label) values ('next')");
+      const next = await to.test.query(
+        `select ${cast(toEngine, 'id')} as id from tickets where label = 'next'`,
+      );
+      expect(BigInt(String(next[0]?.id))).toBeGreaterThan(BIG);
+    });
+  },
+);
 
-for (const toEngine of ['sqlite', 'mysql'] as const) {
-  describe.skipIf(!engineAvailable('postgresql') || !engineAvailable(toEngine))(
-    `copy ids postgresql → ${toEngine}`,
-    () => {
-      const opened: OpenDatabase[] = [];
-      afterEach(() => closeAll(opened));
+describeEnginePairs(
+  (_, toEngine) => `copy ids postgresql → ${toEngine}`,
+  (_, toEngine) => {
+    const open = suiteDatabases();
 
-      it('copies an identity column that is not the first primary-key column, keeping its values', async () => {
-        const from = await openDatabase('postgresql', opened);
-        const to = await openDatabase(toEngine, opened);
-        await from.connection.execute(
-          'create table t (tenant int not null, id bigint generated by default as identity, label text, primary key (tenant, id))',
-        );
-        await from.connection.execute("insert into t (tenant, label) values (1, 'a'), (2, 'b'), (1, 'c')");
-        const report = await copyDatabase({ from, to });
-        expect(report.verified).toBe(true);
-        expect(report.tables[0]?.sequencesReset).toEqual([]);
-        expect(report.tables[0]?.warnings.join('\n')).toContain('t.id: values copied, but not generated');
-        const rows = await to.test.query('select tenant, id, label from t order by id');
-        expect(rows.map((r) => [Number(r.tenant), Number(r.id), r.label])).toEqual([
-          [1, 1, 'a'],
-          [2, 2, 'b'],
-          [1, 3, 'c'],
-        ]);
-      });
-    },
-  );
-}
+    it('copies an identity column that is not the first primary-key column, keeping its values', async () => {
+      const from = await open('postgresql');
+      const to = await open(toEngine);
+      await from.connection.execute(
+        'create table t (tenant int not null, id bigint generated by default as identity, label text, primary key (tenant, id))',
+      );
+      await from.connection.execute("insert into t (tenant, label) values (1, 'a'), (2, 'b'), (1, 'c')");
+      const report = await copyDatabase({ from, to });
+      expect(report.verified).toBe(true);
+      expect(report.tables[0]?.sequencesReset).toEqual([]);
+      expect(report.tables[0]?.warnings.join('\n')).toContain('t.id: values copied, but not generated');
+      const rows = await to.test.query('select tenant, id, label from t order by id');
+      expect(rows.map((r) => [Number(r.tenant), Number(r.id), r.label])).toEqual([
+        [1, 1, 'a'],
+        [2, 2, 'b'],
+        [1, 3, 'c'],
+      ]);
+    });
+  },
+  ['postgresql'],
+  ['sqlite', 'mysql'],
+);
 
-for (const toEngine of TEST_ENGINES) {
-  describe.skipIf(!engineAvailable(toEngine))(`copy foreign keys sqlite → ${toEngine}`, () => {
-    const opened: OpenDatabase[] = [];
-    afterEach(() => closeAll(opened));
+describeEnginePairs(
+  (_, toEngine) => `copy foreign keys sqlite → ${toEngine}`,
+  (_, toEngine) => {
+    const open = suiteDatabases();
 
     it('copies an INTEGER column referencing an INTEGER PRIMARY KEY AUTOINCREMENT', async () => {
-      const from = await openDatabase('sqlite', opened);
-      const to = await openDatabase(toEngine, opened);
+      const from = await open('sqlite');
+      const to = await open(toEngine);
       await from.connection.execute(
         'create table tags (id integer primary key autoincrement, name varchar(20) not null)',
       );
@@ -128,8 +125,9 @@ for (const toEngine of TEST_ENGINES) {
       const snapshot = await to.dialect.introspect(to.connection, { tables: ['links'] });
       expect(snapshot.tables[0]?.foreignKeys.map((f) => f.referencedTable)).toEqual(['tags']);
     });
-  });
-}
+  },
+  ['sqlite'],
+);
 
 function cast(engine: TestEngine, column: string): string {
   if (engine === 'postgresql') return `${column}::text`;
@@ -137,16 +135,11 @@ function cast(engine: TestEngine, column: string): string {
   return `cast(${column} as text)`;
 }
 
-for (const engine of TEST_ENGINES) {
-  describe.skipIf(!engineAvailable(engine))(`copy failures sqlite → ${engine}`, () => {
-    const opened: OpenDatabase[] = [];
-    afterEach(() => closeAll(opened));
-    async function setup(): Promise<{ from: OpenDatabase; to: OpenDatabase }> {
-      const from = await openDatabase('sqlite', opened);
-      const to = await openDatabase(engine, opened);
-      await seed(from);
-      return { from, to };
-    }
+describeEnginePairs(
+  (_, engine) => `copy failures sqlite → ${engine}`,
+  (_, engine) => {
+    const open = suiteDatabases();
+    const setup = () => seededPair(open, 'sqlite', engine);
 
     it('resumes a copy whose connection died while it created the indexes, and finishes it', async () => {
       const { from, to } = await setup();
@@ -271,16 +264,7 @@ for (const engine of TEST_ENGINES) {
         ],
         primaryKey: { columns: ['id'] },
         indexes: [],
-        foreignKeys: [
-          {
-            name: 'comments_author_fk',
-            columns: ['author_id'],
-            referencedTable: 'authors',
-            referencedColumns: ['id'],
-            onDelete: 'no action',
-            onUpdate: 'no action',
-          },
-        ],
+        foreignKeys: [authorForeignKey('comments_author_fk')],
         checks: [],
       });
       await to.test.query('insert into comments (id, author_id) values (1, 1)');
@@ -291,16 +275,16 @@ for (const engine of TEST_ENGINES) {
       expect(await to.test.count('posts')).toBe(25);
       expect(await to.test.count('comments')).toBe(1);
     });
-  });
-}
+  },
+  ['sqlite'],
+);
 
 describe.skipIf(!engineAvailable('mysql'))('copy failures → mysql', () => {
-  const opened: OpenDatabase[] = [];
-  afterEach(() => closeAll(opened));
+  const open = suiteDatabases();
 
   it('a unique index whose values collide case-insensitively on MySQL leaves the target as before', async () => {
-    const from = await openDatabase('sqlite', opened);
-    const to = await openDatabase('mysql', opened);
+    const from = await open('sqlite');
+    const to = await open('mysql');
     await createTable(from, {
       name: 'people',
       columns: [
@@ -325,8 +309,8 @@ describe.skipIf(!engineAvailable('mysql'))('copy failures → mysql', () => {
     it.skipIf(!engineAvailable(source))(
       `refuses a keyless ${source} table before copying when it cannot be verified, copies it unverified`,
       async () => {
-        const from = await openDatabase(source, opened);
-        const to = await openDatabase('mysql', opened);
+        const from = await open(source);
+        const to = await open('mysql');
         await from.connection.execute('create table loose (name varchar(20), n integer)');
         await from.connection.execute("insert into loose values ('a', 1), ('a', 1), ('b', null)");
         const copied: number[] = [];
@@ -348,15 +332,13 @@ describe.skipIf(!engineAvailable('mysql'))('copy failures → mysql', () => {
   }
 });
 
-for (const engine of TEST_ENGINES) {
-  describe.skipIf(!engineAvailable(engine))(`copy verification sqlite → ${engine}`, () => {
-    const opened: OpenDatabase[] = [];
-    afterEach(() => closeAll(opened));
+describeEnginePairs(
+  (_, engine) => `copy verification sqlite → ${engine}`,
+  (_, engine) => {
+    const open = suiteDatabases();
 
     it('catches a swapped value, NULL turned empty and a trailing space; equal decimals stay equal', async () => {
-      const from = await openDatabase('sqlite', opened);
-      const to = await openDatabase(engine, opened);
-      await seed(from);
+      const { from, to } = await seededPair(open, 'sqlite', engine);
       await copyDatabase({ from, to });
       const q = to.test.id;
       const tampers: Array<[string, string]> = [
@@ -382,5 +364,6 @@ for (const engine of TEST_ENGINES) {
       const clean = await verifyCopy({ from, to });
       expect(clean.every((t) => t.verified)).toBe(true);
     });
-  });
-}
+  },
+  ['sqlite'],
+);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { BulkColumn, PortableValue, TableDefinition } from '@cmpkg/core';
 import { canonicalValueText, decodeValue, isCmpkgError } from '@cmpkg/core';
 import { type DatabaseHandle, readTable } from '@cmpkg/transform';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { createTestDatabase, type TestDatabase, type TestEngine, testDialect } from '../helpers/engines.js';
 
 /**
@@ -34,6 +34,31 @@ export async function closeAll(opened: OpenDatabase[]): Promise<void> {
   }
 }
 
+/**
+ * For the tests of the enclosing file or `describe`: `open(engine)` gives a fresh database with a
+ * connection of the code under test; the `afterEach` registered here closes and drops them all.
+ *
+ * @example
+ * const open = suiteDatabases(); it('…', async () => { const db = await open('postgresql'); … });
+ */
+export function suiteDatabases(): (engine: TestEngine) => Promise<OpenDatabase> {
+  const opened: OpenDatabase[] = [];
+  afterEach(() => closeAll(opened));
+  return (engine) => openDatabase(engine, opened);
+}
+
+/** A fresh `from` database on `fromEngine`, seeded with the fixture, and an empty `to` on `toEngine`. */
+export async function seededPair(
+  open: (engine: TestEngine) => Promise<OpenDatabase>,
+  fromEngine: TestEngine,
+  toEngine: TestEngine,
+): Promise<{ from: OpenDatabase; to: OpenDatabase }> {
+  const from = await open(fromEngine);
+  const to = await open(toEngine);
+  await seed(from);
+  return { from, to };
+}
+
 export const AUTHORS: TableDefinition = {
   name: 'authors',
   columns: [
@@ -48,6 +73,18 @@ export const AUTHORS: TableDefinition = {
   foreignKeys: [],
   checks: [],
 };
+
+/** A foreign key `name` from `author_id` to `authors.id`, no action on delete or update. */
+export function authorForeignKey(name: string): TableDefinition['foreignKeys'][number] {
+  return {
+    name,
+    columns: ['author_id'],
+    referencedTable: 'authors',
+    referencedColumns: ['id'],
+    onDelete: 'no action',
+    onUpdate: 'no action',
+  };
+}
 
 export const POSTS: TableDefinition = {
   name: 'posts',
@@ -70,16 +107,7 @@ export const POSTS: TableDefinition = {
       parts: [{ column: 'author_id' }, { column: 'title' }],
     },
   ],
-  foreignKeys: [
-    {
-      name: 'posts_author_fk',
-      columns: ['author_id'],
-      referencedTable: 'authors',
-      referencedColumns: ['id'],
-      onDelete: 'no action',
-      onUpdate: 'no action',
-    },
-  ],
+  foreignKeys: [authorForeignKey('posts_author_fk')],
   checks: [],
 };
 
@@ -121,11 +149,19 @@ export function postRows(count = 25): PortableValue[][] {
   return rows;
 }
 
+/** Creates `table` through the dialect's DDL. */
+export async function createTable(db: DatabaseHandle, table: TableDefinition): Promise<void> {
+  for (const sql of db.dialect.renderDdl({ kind: 'createTable', table })) await db.connection.execute(sql);
+}
+
+/** Creates the (empty) fixture tables, with their indexes and foreign keys. */
+export async function createFixtureTables(db: DatabaseHandle): Promise<void> {
+  for (const table of [AUTHORS, POSTS]) await createTable(db, table);
+}
+
 /** Creates the fixture tables (with indexes and foreign keys) and fills them through the dialect's bulk writer. */
 export async function seed(db: DatabaseHandle, posts = postRows()): Promise<void> {
-  for (const table of [AUTHORS, POSTS]) {
-    for (const sql of db.dialect.renderDdl({ kind: 'createTable', table })) await db.connection.execute(sql);
-  }
+  await createFixtureTables(db);
   await db.connection.execute('BEGIN');
   for (const [table, rows] of [
     [AUTHORS, authorRows()],
@@ -166,6 +202,29 @@ export function canonicalExpected(
   const text = (v: PortableValue, i: number) =>
     canonicalValueText(columns[i]!.type, decodeValue(columns[i]!.type, v));
   return new Map(rows.map((row) => [String(row[0]), row.map(text)]));
+}
+
+/** Asserts that `authors` and `posts` of `db` hold exactly the seeded rows, value for value. */
+export async function expectSeededRows(db: DatabaseHandle): Promise<void> {
+  for (const [table, rows] of [
+    [AUTHORS, authorRows()],
+    [POSTS, postRows()],
+  ] as const) {
+    expect(await canonicalRows(db, table.name, columnsOf(table))).toEqual(
+      canonicalExpected(rows, columnsOf(table)),
+    );
+  }
+}
+
+/** Asserts that the next generated `authors` id of `db` (on `engine`) continues after the seeded ones (3). */
+export async function expectNextAuthorId(db: OpenDatabase, engine: TestEngine): Promise<void> {
+  await db.test.query('insert into authors (email, active, created_at) values (?, ?, ?)', [
+    'new@example.com',
+    engine === 'postgresql' ? true : 1,
+    engine === 'mysql' ? '2024-06-01 00:00:00' : '2024-06-01T00:00:00Z',
+  ]);
+  const added = await db.test.query("select id from authors where email = 'new@example.com'");
+  expect(Number(added[0]?.id)).toBe(4);
 }
 
 /** The cmpkg error a promise rejects with (code and message); fails the test if it does not reject so. */

@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalValueText, decodeValue } from '@cmpkg/core';
 import { copyDatabase, type ProgressEvent, TransformRegistry, verifyCopy } from '@cmpkg/transform';
@@ -10,14 +9,15 @@ import {
   authorRows,
   canonicalExpected,
   canonicalRows,
-  closeAll,
   columnsOf,
-  type OpenDatabase,
-  openDatabase,
+  createTable,
   POSTS,
   postRows,
   rejection,
   seed,
+  seededPair,
+  suiteDatabases,
+  tempDirs,
 } from './copy-helpers.js';
 
 /**
@@ -27,22 +27,12 @@ import {
  */
 
 describeEngines('copy sqlite → target', (engine) => {
-  const opened: OpenDatabase[] = [];
-  const dirs: string[] = [];
-  afterEach(async () => {
-    await closeAll(opened);
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
-  async function setup(): Promise<{ from: OpenDatabase; to: OpenDatabase }> {
-    const from = await openDatabase('sqlite', opened);
-    const to = await openDatabase(engine, opened);
-    await seed(from);
-    return { from, to };
-  }
+  const open = suiteDatabases();
+  const temp = tempDirs('cmpkg-map-');
+  afterEach(() => temp.removeAll());
+  const setup = () => seededPair(open, 'sqlite', engine);
   function mappingFile(content: unknown): string {
-    const dir = mkdtempSync(join(tmpdir(), 'cmpkg-map-'));
-    dirs.push(dir);
-    const file = join(dir, 'mapping.json');
+    const file = join(temp.make(), 'mapping.json');
     writeFileSync(file, JSON.stringify(content));
     return file;
   }
@@ -220,9 +210,7 @@ describeEngines('copy sqlite → target', (engine) => {
 
   it('refuses a non-empty target table, leaving it untouched, and replaces it when asked', async () => {
     const { from, to } = await setup();
-    for (const sql of to.dialect.renderDdl({ kind: 'createTable', table: { ...AUTHORS, indexes: [] } })) {
-      await to.connection.execute(sql);
-    }
+    await createTable(to, { ...AUTHORS, indexes: [] });
     await to.test.query('insert into authors (id, email, active, created_at) values (?, ?, ?, ?)', [
       42,
       'keep@example.com',
@@ -314,14 +302,13 @@ it('canonical comparison tells different values apart', () => {
 describeEngines(
   'copy mysql → target',
   (engine) => {
-    const opened: OpenDatabase[] = [];
-    afterEach(() => closeAll(opened));
+    const open = suiteDatabases();
 
     it.skipIf(!engineAvailable('mysql'))(
       'refuses a MySQL table without a key before writing anything',
       async () => {
-        const from = await openDatabase('mysql', opened);
-        const to = await openDatabase(engine, opened);
+        const from = await open('mysql');
+        const to = await open(engine);
         await from.connection.execute('create table loose (name varchar(20))');
         await from.connection.execute("insert into loose values ('a'), ('a')");
         const error = await rejection(copyDatabase({ from, to }));

@@ -4,12 +4,11 @@ import { exportTables, importTables } from '@cmpkg/transform';
 import { afterEach, expect, it } from 'vitest';
 import { describeEngines, type TestEngine } from '../helpers/engines.js';
 import {
-  AUTHORS,
   author,
   closeAll,
+  createFixtureTables,
   type OpenDatabase,
   openDatabase,
-  POSTS,
   rejection,
   seed,
   tempDirs,
@@ -30,10 +29,7 @@ describeEngines('export/import edges', (engine: TestEngine) => {
   const tempDir = () => temp.make();
   async function emptyAuthors(): Promise<OpenDatabase> {
     const db = await openDatabase(engine, opened);
-    for (const table of [AUTHORS, POSTS]) {
-      for (const sql of db.dialect.renderDdl({ kind: 'createTable', table }))
-        await db.connection.execute(sql);
-    }
+    await createFixtureTables(db);
     return db;
   }
   async function ids(db: OpenDatabase, table = 'authors'): Promise<number[]> {

@@ -1,44 +1,18 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BulkColumn, Connection, Dialect, PortableValue } from '@cmpkg/core';
+import type { BulkColumn, Connection, PortableValue } from '@cmpkg/core';
 import { RejectLog, runBatchLoop, runTransform, type TransformSpec } from '@cmpkg/transform';
-import { afterEach, expect, it } from 'vitest';
-import {
-  createTestDatabase,
-  describeEngines,
-  type TestDatabase,
-  type TestEngine,
-  testDialect,
-} from '../helpers/engines.js';
+import { expect, it } from 'vitest';
+import { describeEngines } from '../helpers/engines.js';
+import { type OpenDatabase as Open, suiteDatabases } from './copy-helpers.js';
 
 /**
  * Review findings of the transform engine, each a scenario that once lost, duplicated or corrupted
  * rows, or left a caller's transaction unusable. Every assertion reads the rows back.
  */
 
-interface Open {
-  test: TestDatabase;
-  dialect: Dialect;
-  connection: Connection;
-  db: { dialect: Dialect; connection: Connection };
-}
-const opened: Open[] = [];
-afterEach(async () => {
-  for (const o of opened.splice(0)) {
-    await o.connection.close();
-    await o.test.drop();
-  }
-});
-
-async function open(engine: TestEngine): Promise<Open> {
-  const test = await createTestDatabase(engine);
-  const dialect = testDialect(engine);
-  const connection = await dialect.connect(test.url);
-  const o = { test, dialect, connection, db: { dialect, connection } };
-  opened.push(o);
-  return o;
-}
+const open = suiteDatabases();
 
 /** `src` with ids 1..n and n = id; `dst` has no key and refuses n >= 100. */
 async function srcAndDst(o: Open, n: number, bad?: number): Promise<void> {
@@ -47,15 +21,38 @@ async function srcAndDst(o: Open, n: number, bad?: number): Promise<void> {
   await o.test.query('create table dst (id integer not null, n integer not null, check (n < 100))');
 }
 
-const copySpec: TransformSpec = {
+/** A spec reading `src` into `target` in batches of 2: `id` to `id`, then `second`. */
+const fromSrc = (target: string, second: TransformSpec['mapping'][number]): TransformSpec => ({
   source: 'src',
-  target: 'dst',
+  target,
   batchSize: 2,
-  mapping: [
-    { source: 'id', target: 'id' },
-    { source: 'n', target: 'n' },
-  ],
-};
+  mapping: [{ source: 'id', target: 'id' }, second],
+});
+
+const copySpec = fromSrc('dst', { source: 'n', target: 'n' });
+
+/**
+ * Writes `rows` (one input batch, each row as it is) into `table` through runBatchLoop, rows
+ * described as `id=<first value>`; `policy` is the error policy (and reject log).
+ */
+const writeRows = (
+  o: Open,
+  table: string,
+  columns: BulkColumn[],
+  rows: PortableValue[][],
+  policy: { onError: 'abort' | 'reject'; rejects?: RejectLog },
+) =>
+  runBatchLoop<PortableValue[]>({
+    db: o,
+    name: table,
+    targets: [{ table, columns }],
+    input: (async function* () {
+      yield { rows, lastKey: [rows.length] };
+    })(),
+    mapRow: (row) => [row],
+    describeRow: (row) => `id=${String(row[0])}`,
+    ...policy,
+  });
 
 const count = async (conn: Connection, table: string) =>
   Number((await conn.execute<{ c: unknown }>(`select count(*) as c from ${table}`)).rows[0]!.c);
@@ -66,7 +63,7 @@ describeEngines('transform review', (engine) => {
     await srcAndDst(o, 6, 5); // batches [1,2] [3,4] [5,6]: the third fails
     await o.connection.execute('BEGIN');
     await o.connection.execute('insert into dst values (100, 1)');
-    await expect(runTransform(copySpec, { source: o.db, fastPath: false })).rejects.toMatchObject({
+    await expect(runTransform(copySpec, { source: o, fastPath: false })).rejects.toMatchObject({
       code: 'E_DATA',
       message: expect.stringMatching(/id=5/),
     });
@@ -82,7 +79,7 @@ describeEngines('transform review', (engine) => {
   it("commit 'batch' aborted on a bad row, data fixed, rerun: every row exactly once (no fast-path re-insert)", async () => {
     const o = await open(engine);
     await srcAndDst(o, 6, 5);
-    const options = { source: o.db, commit: 'batch' as const, jobId: 'fix-and-rerun' };
+    const options = { source: o, commit: 'batch' as const, jobId: 'fix-and-rerun' };
     await expect(runTransform(copySpec, options)).rejects.toMatchObject({ code: 'E_DATA' });
     expect(await o.test.count('dst')).toBe(4);
     await o.test.query('update src set n = 5 where id = 5');
@@ -112,18 +109,7 @@ describeEngines('transform review', (engine) => {
     ];
     const rejectFile = join(mkdtempSync(join(tmpdir(), 'cmpkg-review-')), 'rejects.ndjson');
     const rejects = await RejectLog.open(rejectFile);
-    const result = await runBatchLoop<PortableValue[]>({
-      db: o.db,
-      name: 'narrow',
-      targets: [{ table: 'narrow', columns }],
-      input: (async function* () {
-        yield { rows, lastKey: [3] };
-      })(),
-      mapRow: (row) => [row],
-      describeRow: (row) => `id=${String(row[0])}`,
-      onError: 'reject',
-      rejects,
-    });
+    const result = await writeRows(o, 'narrow', columns, rows, { onError: 'reject', rejects });
     expect(result).toMatchObject({ rowsWritten: 2, rowsRejected: 1 });
     expect((await o.test.query('select id from narrow order by id')).map((r) => Number(r.id))).toEqual([
       1, 3,
@@ -137,28 +123,18 @@ describeEngines('transform review (PostgreSQL transaction)', () => {
     const o = await open('postgresql');
     await srcAndDst(o, 4);
     await o.test.query('create table ratio (id integer not null, r integer)');
-    const spec: TransformSpec = {
-      source: 'src',
-      target: 'ratio',
-      batchSize: 2,
-      mapping: [
-        { source: 'id', target: 'id' },
-        {
-          source: 'n',
-          target: 'r',
-          // The server fails on id 3, in the second page's SELECT.
-          transform: {
-            type: 'expression',
-            definition: "CAST(CASE WHEN n = 3 THEN 'x' ELSE '1' END AS integer)",
-          },
-        },
-      ],
-    };
+    const spec = fromSrc('ratio', {
+      source: 'n',
+      target: 'r',
+      // The server fails on id 3, in the second page's SELECT.
+      transform: {
+        type: 'expression',
+        definition: "CAST(CASE WHEN n = 3 THEN 'x' ELSE '1' END AS integer)",
+      },
+    });
     await o.connection.execute('BEGIN');
     await o.connection.execute('insert into ratio values (100, 1)');
-    await expect(runTransform(spec, { source: o.db, fastPath: false })).rejects.toThrow(
-      /invalid input syntax/,
-    );
+    await expect(runTransform(spec, { source: o, fastPath: false })).rejects.toThrow(/invalid input syntax/);
     expect(await count(o.connection, 'ratio')).toBe(1);
     await o.connection.execute('insert into ratio values (101, 2)');
     await o.connection.execute('COMMIT');
@@ -203,18 +179,8 @@ describeEngines('transform review (MySQL session)', () => {
       [2, Number.NaN],
       [3, 2.5],
     ];
-    const loop = (extra: { onError: 'abort' | 'reject'; rejects?: RejectLog }) =>
-      runBatchLoop<PortableValue[]>({
-        db: o.db,
-        name: 'm',
-        targets: [{ table: 'm', columns }],
-        input: (async function* () {
-          yield { rows, lastKey: [3] };
-        })(),
-        mapRow: (row) => [row],
-        describeRow: (row) => `id=${String(row[0])}`,
-        ...extra,
-      });
+    const loop = (policy: { onError: 'abort' | 'reject'; rejects?: RejectLog }) =>
+      writeRows(o, 'm', columns, rows, policy);
     await expect(loop({ onError: 'abort' })).rejects.toMatchObject({
       code: 'E_DATA',
       message: expect.stringMatching(/row id=2 cannot be written/),

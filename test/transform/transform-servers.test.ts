@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Connection, type Dialect, defineMigration, Migrator } from '@cmpkg/core';
+import { defineMigration, Migrator } from '@cmpkg/core';
 import {
   createTransformRunner,
   type ProgressEvent,
@@ -9,14 +9,9 @@ import {
   TransformRegistry,
   type TransformSpec,
 } from '@cmpkg/transform';
-import { afterEach, expect, it } from 'vitest';
-import {
-  createTestDatabase,
-  describeEngines,
-  type TestDatabase,
-  type TestEngine,
-  testDialect,
-} from '../helpers/engines.js';
+import { expect, it } from 'vitest';
+import { describeEngines } from '../helpers/engines.js';
+import { type OpenDatabase as Open, suiteDatabases } from './copy-helpers.js';
 
 /**
  * The transform engine on real servers (and SQLite): every built-in function (streamed, and in SQL
@@ -25,29 +20,7 @@ import {
  * inside the Migrator. Every assertion reads the rows back from the database.
  */
 
-interface Open {
-  test: TestDatabase;
-  dialect: Dialect;
-  connection: Connection;
-}
-const opened: Open[] = [];
-afterEach(async () => {
-  for (const o of opened.splice(0)) {
-    await o.connection.close();
-    await o.test.drop();
-  }
-});
-
-async function open(
-  engine: TestEngine,
-): Promise<Open & { db: { dialect: Dialect; connection: Connection } }> {
-  const test = await createTestDatabase(engine);
-  const dialect = testDialect(engine);
-  const connection = await dialect.connect(test.url);
-  const o = { test, dialect, connection };
-  opened.push(o);
-  return { ...o, db: { dialect, connection } };
-}
+const open = suiteDatabases();
 
 const PEOPLE = [
   [
@@ -70,6 +43,30 @@ async function people(o: Open): Promise<void> {
   );
   for (const row of PEOPLE) await o.test.query('insert into people values (?, ?, ?, ?, ?, ?, ?, ?)', row);
 }
+
+/** `people`, and an empty `dst` with `id integer primary key` and then `columns` (SQL). */
+async function peopleAndDst(o: Open, columns: string): Promise<void> {
+  await people(o);
+  await o.test.query(`create table dst (id integer primary key, ${columns})`);
+}
+
+/** A spec reading `people` into `dst`: `id` to `id`, then `mapping`; `extra` adds to or replaces fields. */
+const peopleToDst = (
+  mapping: TransformSpec['mapping'],
+  extra: Partial<TransformSpec> = {},
+): TransformSpec => ({
+  source: 'people',
+  target: 'dst',
+  mapping: [{ source: 'id', target: 'id' }, ...mapping],
+  ...extra,
+});
+
+/** `email` to `email`, lower-cased (renders in SQL on every engine). */
+const LOWER_EMAIL: TransformSpec['mapping'][number] = {
+  source: 'email',
+  target: 'email',
+  transform: { type: 'function', definition: 'lower' },
+};
 
 const values = async (o: Open, sql: string) => (await o.test.query(sql)).map((r) => Object.values(r)[0]);
 const num = (v: unknown) => (v === null ? null : Number(v));
@@ -107,29 +104,24 @@ describeEngines('transform', (engine) => {
     const fast: string[] = [];
     for (const [fn, column, parameters, type, normalise, expected] of cases) {
       await o.test.query(`create table dst (id integer primary key, v ${type})`);
-      const spec: TransformSpec = {
-        source: 'people',
-        target: 'dst',
-        mapping: [
-          { source: 'id', target: 'id' },
-          {
-            source: column,
-            target: 'v',
-            transform: {
-              type: 'function',
-              definition: fn,
-              ...(parameters ? { parameters: parameters as [] } : {}),
-            },
+      const spec = peopleToDst([
+        {
+          source: column,
+          target: 'v',
+          transform: {
+            type: 'function',
+            definition: fn,
+            ...(parameters ? { parameters: parameters as [] } : {}),
           },
-        ],
-      };
-      await runTransform(spec, { source: o.db, fastPath: false });
+        },
+      ]);
+      await runTransform(spec, { source: o, fastPath: false });
       expect({ fn, values: (await values(o, 'select v from dst order by id')).map(normalise) }).toEqual({
         fn,
         values: expected,
       });
       await o.test.query('delete from dst');
-      const result = await runTransform(spec, { source: o.db });
+      const result = await runTransform(spec, { source: o });
       if (result.fastPath) fast.push(fn);
       expect({
         fn,
@@ -190,7 +182,7 @@ describeEngines('transform', (engine) => {
           },
         ],
       },
-      { source: o.db, registry },
+      { source: o, registry },
     );
     expect(result).toMatchObject({ rowsWritten: 3, fastPath: false });
     const rows = await o.test.query('select u, c, label, tag from dst order by id');
@@ -206,8 +198,7 @@ describeEngines('transform', (engine) => {
 
   it('a custom function that throws stops with E_TRANSFORM_FAILED and the target is unchanged', async () => {
     const o = await open(engine);
-    await people(o);
-    await o.test.query('create table dst (id integer primary key, v text)');
+    await peopleAndDst(o, 'v text');
     await o.test.query("insert into dst values (99, 'before')");
     const registry = new TransformRegistry();
     registry.register('explode', (value) => {
@@ -216,16 +207,10 @@ describeEngines('transform', (engine) => {
     });
     await expect(
       runTransform(
-        {
-          source: 'people',
-          target: 'dst',
+        peopleToDst([{ source: 'id', target: 'v', transform: { type: 'custom', definition: 'explode' } }], {
           batchSize: 1,
-          mapping: [
-            { source: 'id', target: 'id' },
-            { source: 'id', target: 'v', transform: { type: 'custom', definition: 'explode' } },
-          ],
-        },
-        { source: o.db, registry },
+        }),
+        { source: o, registry },
       ),
     ).rejects.toMatchObject({ code: 'E_TRANSFORM_FAILED', message: expect.stringMatching(/no 3/) });
     expect(await o.test.query('select id, v from dst')).toEqual([{ id: 99, v: 'before' }]);
@@ -233,49 +218,18 @@ describeEngines('transform', (engine) => {
 
   it('unknown column, table or function is E_MAPPING before anything is written', async () => {
     const o = await open(engine);
-    await people(o);
-    await o.test.query('create table dst (id integer primary key, v text)');
+    await peopleAndDst(o, 'v text');
     const bad: Array<[TransformSpec, RegExp]> = [
+      [peopleToDst([{ source: 'nope', target: 'v' }]), /no column "nope"/],
+      [peopleToDst([{ source: 'name', target: 'nope' }]), /no column "nope" in target/],
+      [peopleToDst([], { source: 'ghosts' }), /unknown source table "ghosts"/],
       [
-        {
-          source: 'people',
-          target: 'dst',
-          mapping: [
-            { source: 'id', target: 'id' },
-            { source: 'nope', target: 'v' },
-          ],
-        },
-        /no column "nope"/,
-      ],
-      [
-        {
-          source: 'people',
-          target: 'dst',
-          mapping: [
-            { source: 'id', target: 'id' },
-            { source: 'name', target: 'nope' },
-          ],
-        },
-        /no column "nope" in target/,
-      ],
-      [
-        { source: 'ghosts', target: 'dst', mapping: [{ source: 'id', target: 'id' }] },
-        /unknown source table "ghosts"/,
-      ],
-      [
-        {
-          source: 'people',
-          target: 'dst',
-          mapping: [
-            { source: 'id', target: 'id' },
-            { source: 'name', target: 'v', transform: { type: 'function', definition: 'shout' } },
-          ],
-        },
+        peopleToDst([{ source: 'name', target: 'v', transform: { type: 'function', definition: 'shout' } }]),
         /unknown function "shout"/,
       ],
     ];
     for (const [spec, message] of bad) {
-      await expect(runTransform(spec, { source: o.db })).rejects.toMatchObject({
+      await expect(runTransform(spec, { source: o })).rejects.toMatchObject({
         code: 'E_MAPPING',
         message: expect.stringMatching(message),
       });
@@ -285,27 +239,20 @@ describeEngines('transform', (engine) => {
 
   it('validation: error aborts (target unchanged) or rejects (reject file has the row); warnings count', async () => {
     const o = await open(engine);
-    await people(o);
-    await o.test.query('create table dst (id integer primary key, email text)');
-    const spec: TransformSpec = {
-      source: 'people',
-      target: 'dst',
-      mapping: [
-        { source: 'id', target: 'id' },
-        { source: 'email', target: 'email', transform: { type: 'function', definition: 'lower' } },
-      ],
+    await peopleAndDst(o, 'email text');
+    const spec = peopleToDst([LOWER_EMAIL], {
       validation: [
         { field: 'email', rule: 'email', message: 'not an address' },
         { field: 'email', rule: 'max_length:15', message: 'long', severity: 'warning' },
       ],
-    };
-    await expect(runTransform(spec, { source: o.db })).rejects.toMatchObject({
+    });
+    await expect(runTransform(spec, { source: o })).rejects.toMatchObject({
       code: 'E_DATA',
       message: expect.stringMatching(/row id=3: not an address/),
     });
     expect(await o.test.count('dst')).toBe(0);
     const rejectFile = join(mkdtempSync(join(tmpdir(), 'cmpkg-rejects-')), 'rejects.ndjson');
-    const result = await runTransform(spec, { source: o.db, onError: 'reject', rejectFile });
+    const result = await runTransform(spec, { source: o, onError: 'reject', rejectFile });
     expect(result).toMatchObject({ rowsWritten: 2, rowsRejected: 1, fastPath: false });
     expect(result.warnings).toEqual([{ field: 'email', rule: 'max_length:15', message: 'long', count: 1 }]);
     expect((await values(o, 'select id from dst order by id')).map(num)).toEqual([1, 2]);
@@ -324,7 +271,7 @@ describeEngines('transform', (engine) => {
     await o.test.query('create table copied (id integer primary key, country varchar(10))');
     const copy = await runTransform(
       { kind: 'copy', source: 'people', target: 'copied', mapping: [{ source: '*', target: '*' }] },
-      { source: o.db },
+      { source: o },
     );
     expect(copy.fastPath).toBe(true);
     expect(await o.test.query('select id, country from copied order by id')).toEqual([
@@ -350,7 +297,7 @@ describeEngines('transform', (engine) => {
           },
         ],
       },
-      { source: o.db, fastPath: false },
+      { source: o, fastPath: false },
     );
     expect(await o.test.query('select id, who from converted order by id')).toEqual([
       { id: 1, who: 'Ada Lovelace' },
@@ -370,7 +317,7 @@ describeEngines('transform', (engine) => {
           { source: 'name', target: 'name' },
         ],
       },
-      { source: o.db },
+      { source: o },
     );
     expect(await o.test.query('select id, name from everyone order by id')).toEqual([
       { id: 1, name: '  Ada Lovelace ' },
@@ -393,7 +340,7 @@ describeEngines('transform', (engine) => {
           { source: 'email', target: 'mails.email', transform: { type: 'function', definition: 'lower' } },
         ],
       },
-      { source: o.db, fastPath: false },
+      { source: o, fastPath: false },
     );
     expect(await o.test.query('select id, name from names order by id')).toEqual([
       { id: 1, name: '  ADA LOVELACE ' },
@@ -421,7 +368,7 @@ describeEngines('transform', (engine) => {
             },
           ],
         },
-        { source: o.db, fastPath },
+        { source: o, fastPath },
       );
       expect(result).toMatchObject({ rowsWritten: 2, fastPath });
       expect(await values(o, 'select email from people order by id')).toEqual(
@@ -432,17 +379,9 @@ describeEngines('transform', (engine) => {
 
   it('fast path: taken when everything renders, not with a custom function or validation rules', async () => {
     const o = await open(engine);
-    await people(o);
-    await o.test.query('create table dst (id integer primary key, email text)');
-    const spec: TransformSpec = {
-      source: 'people',
-      target: 'dst',
-      mapping: [
-        { source: 'id', target: 'id' },
-        { source: 'email', target: 'email', transform: { type: 'function', definition: 'lower' } },
-      ],
-    };
-    expect((await runTransform(spec, { source: o.db })).fastPath).toBe(true);
+    await peopleAndDst(o, 'email text');
+    const spec = peopleToDst([LOWER_EMAIL]);
+    expect((await runTransform(spec, { source: o })).fastPath).toBe(true);
     await o.test.query('delete from dst');
     const registry = new TransformRegistry();
     registry.register('same', (v) => v);
@@ -454,13 +393,13 @@ describeEngines('transform', (engine) => {
           { source: 'email', target: 'email', transform: { type: 'custom', definition: 'same' } },
         ],
       },
-      { source: o.db, registry },
+      { source: o, registry },
     );
     expect(custom.fastPath).toBe(false);
     await o.test.query('delete from dst');
     const rules = await runTransform(
       { ...spec, validation: [{ field: 'id', rule: 'min:0', message: 'negative' }] },
-      { source: o.db },
+      { source: o },
     );
     expect(rules.fastPath).toBe(false);
     expect(await o.test.count('dst')).toBe(3);
@@ -504,7 +443,7 @@ describeEngines('transform', (engine) => {
     await big(o, 25_000);
     const events: ProgressEvent[] = [];
     const result = await runTransform(bigSpec, {
-      source: o.db,
+      source: o,
       fastPath: false,
       onProgress: (e) => events.push(e),
     });
@@ -522,7 +461,7 @@ describeEngines('transform', (engine) => {
     const controller = new AbortController();
     await expect(
       runTransform(bigSpec, {
-        source: o.db,
+        source: o,
         commit: 'batch',
         jobId: 'resume-test',
         fastPath: false,
@@ -534,7 +473,7 @@ describeEngines('transform', (engine) => {
     ).rejects.toThrow('interrupted');
     expect(await o.test.count('dst')).toBe(3000);
     const result = await runTransform(bigSpec, {
-      source: o.db,
+      source: o,
       commit: 'batch',
       jobId: 'resume-test',
       fastPath: false,

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BulkColumn, PortableValue } from '@cmpkg/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RowError, runBatchLoop } from './batch-loop.js';
+import { type BatchLoopOptions, RowError, runBatchLoop } from './batch-loop.js';
 import { CheckpointStore } from './checkpoint-store.js';
 import type { ProgressEvent } from './progress.js';
 import { RejectLog } from './reject-log.js';
@@ -30,18 +30,27 @@ async function setup(n: number) {
 const input = (batchSize: number, after?: PortableValue[]) =>
   readTable(db, { table: 'src', columns, key: ['id'], batchSize, ...(after ? { after } : {}) });
 
+/**
+ * runBatchLoop copying `src` into `dst` row for row (described as `id=<id>`), read in batches of
+ * `batchSize`; `options` adds to or replaces any of these.
+ */
+const copyLoop = (batchSize: number, options: Partial<BatchLoopOptions<PortableValue[]>> = {}) =>
+  runBatchLoop<PortableValue[]>({
+    db,
+    name: 'src',
+    targets: [{ table: 'dst', columns }],
+    input: input(batchSize),
+    mapRow: (row) => [row],
+    describeRow: (row) => `id=${row[0]}`,
+    ...options,
+  });
+
 describe('runBatchLoop', () => {
   it('writes every batch, reports progress per batch, and marks the checkpoint done', async () => {
     await setup(25);
     const store = await CheckpointStore.open(db);
     const events: ProgressEvent[] = [];
-    const result = await runBatchLoop({
-      db,
-      name: 'src',
-      targets: [{ table: 'dst', columns }],
-      input: input(10),
-      mapRow: (row: PortableValue[]) => [row],
-      describeRow: (row: PortableValue[]) => `id=${row[0]}`,
+    const result = await copyLoop(10, {
       checkpoint: { store, jobId: 'j1' },
       totalRows: 25,
       onProgress: (e) => events.push(e),
@@ -74,16 +83,11 @@ describe('runBatchLoop', () => {
     await db.connection.execute("update src set name = 'dup' where id in (2, 5)");
     const file = join(db.dir, 'rejects.ndjson');
     const rejects = await RejectLog.open(file);
-    const result = await runBatchLoop({
-      db,
-      name: 'src',
-      targets: [{ table: 'dst', columns }],
-      input: input(100),
-      mapRow: (row: PortableValue[]) => {
+    const result = await copyLoop(100, {
+      mapRow: (row) => {
         if (row[0] === 3) throw new RowError('id 3 is not wanted', { field: 'id', rule: 'max:2' });
         return [row];
       },
-      describeRow: (row: PortableValue[]) => `id=${row[0]}`,
       onError: 'reject',
       rejects,
     });
@@ -107,16 +111,7 @@ describe('runBatchLoop', () => {
   it('aborts on a constraint violation with E_DATA naming the table and the first bad row, rolling back the batch', async () => {
     await setup(6);
     await db.connection.execute("update src set name = 'dup' where id in (2, 5)");
-    await expect(
-      runBatchLoop({
-        db,
-        name: 'src',
-        targets: [{ table: 'dst', columns }],
-        input: input(100),
-        mapRow: (row: PortableValue[]) => [row],
-        describeRow: (row: PortableValue[]) => `id=${row[0]}`,
-      }),
-    ).rejects.toMatchObject({
+    await expect(copyLoop(100)).rejects.toMatchObject({
       code: 'E_DATA',
       message: expect.stringMatching(/table dst: row id=5 cannot be written/),
     });
@@ -127,9 +122,7 @@ describe('runBatchLoop', () => {
     await setup(3);
     await db.connection.execute('create table dst2 (id integer primary key, len integer check (len < 2))');
     const rejects = await RejectLog.open(join(db.dir, 'r.ndjson'));
-    const result = await runBatchLoop({
-      db,
-      name: 'src',
+    const result = await copyLoop(10, {
       targets: [
         { table: 'dst', columns },
         {
@@ -140,9 +133,7 @@ describe('runBatchLoop', () => {
           ],
         },
       ],
-      input: input(10),
-      mapRow: (row: PortableValue[]) => [row, [row[0]!, Number(row[0]) === 2 ? 5 : 1]],
-      describeRow: (row: PortableValue[]) => `id=${row[0]}`,
+      mapRow: (row) => [row, [row[0]!, Number(row[0]) === 2 ? 5 : 1]],
       onError: 'reject',
       rejects,
     });
@@ -156,13 +147,7 @@ describe('runBatchLoop', () => {
     const store = await CheckpointStore.open(db);
     const boom = new Error('stop');
     await expect(
-      runBatchLoop({
-        db,
-        name: 'src',
-        targets: [{ table: 'dst', columns }],
-        input: input(10),
-        mapRow: (row: PortableValue[]) => [row],
-        describeRow: (row: PortableValue[]) => `id=${row[0]}`,
+      copyLoop(10, {
         checkpoint: { store, jobId: 'j' },
         onProgress: (e) => {
           if (e.rows === 20) throw boom;
@@ -171,13 +156,8 @@ describe('runBatchLoop', () => {
     ).rejects.toBe(boom);
     const cp = await store.get('j', 'src', ['integer']);
     expect(cp).toMatchObject({ lastKey: [20], rowsDone: 20, status: 'running' });
-    const result = await runBatchLoop({
-      db,
-      name: 'src',
-      targets: [{ table: 'dst', columns }],
+    const result = await copyLoop(10, {
       input: input(10, cp!.lastKey!),
-      mapRow: (row: PortableValue[]) => [row],
-      describeRow: (row: PortableValue[]) => `id=${row[0]}`,
       checkpoint: { store, jobId: 'j', rowsDone: cp!.rowsDone },
     });
     expect(result.rowsRead).toBe(15);
@@ -190,16 +170,11 @@ describe('runBatchLoop', () => {
     await setup(5);
     const failure = new Error('custom failure');
     await expect(
-      runBatchLoop({
-        db,
-        name: 'src',
-        targets: [{ table: 'dst', columns }],
-        input: input(2),
-        mapRow: (row: PortableValue[]) => {
+      copyLoop(2, {
+        mapRow: (row) => {
           if (row[0] === 4) throw failure;
           return [row];
         },
-        describeRow: (row: PortableValue[]) => `id=${row[0]}`,
       }),
     ).rejects.toBe(failure);
     // Batches 1 and 2 (ids 1-4: the second batch failed while mapping) — only the first committed.
@@ -208,16 +183,8 @@ describe('runBatchLoop', () => {
 
   it('requires a reject log for the reject policy', async () => {
     await setup(1);
-    await expect(
-      runBatchLoop({
-        db,
-        name: 'src',
-        targets: [{ table: 'dst', columns }],
-        input: input(2),
-        mapRow: (row: PortableValue[]) => [row],
-        describeRow: () => '',
-        onError: 'reject',
-      }),
-    ).rejects.toMatchObject({ code: 'E_MAPPING' });
+    await expect(copyLoop(2, { describeRow: () => '', onError: 'reject' })).rejects.toMatchObject({
+      code: 'E_MAPPING',
+    });
   });
 });

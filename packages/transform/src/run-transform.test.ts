@@ -31,6 +31,28 @@ async function people(): Promise<Db> {
 
 const rows = (sql: string) => db.rows(sql);
 
+/** `people`, and an empty `out` with `id integer primary key` and then `columns` (SQL). */
+async function peopleAndOut(columns: string): Promise<Db> {
+  await people();
+  await db.connection.execute(`create table out (id integer primary key, ${columns})`);
+  return db;
+}
+
+/** A spec reading `people` into `out`: `id` to `id`, then `mapping`; `extra` adds to or replaces fields. */
+const peopleToOut = (
+  mapping: TransformSpec['mapping'],
+  extra: Partial<TransformSpec> = {},
+): TransformSpec => ({
+  source: 'people',
+  target: 'out',
+  mapping: [{ source: 'id', target: 'id' }, ...mapping],
+  ...extra,
+});
+
+/** One column of `out`, ordered by id. */
+const outColumn = async (column: string) =>
+  (await rows(`select ${column} from out order by id`)).map((r) => r[column]);
+
 describe('built-in functions', () => {
   it('implements exactly core TRANSFORM_FUNCTIONS', () => {
     expect(Object.keys(BUILTIN_FUNCTIONS).sort()).toEqual([...TRANSFORM_FUNCTIONS].sort());
@@ -65,16 +87,9 @@ describe('built-in functions', () => {
 
   for (const [fn, column, parameters, type, expected] of cases) {
     it(`${fn}(${column}${parameters ? `, ${JSON.stringify(parameters)}` : ''}) gives the same rows streamed and in SQL`, async () => {
-      await people();
-      await db.connection.execute(
-        `create table out (id integer primary key, v ${type === 'text' ? 'text' : type})`,
-      );
-      const spec: TransformSpec = {
-        kind: 'convert',
-        source: 'people',
-        target: 'out',
-        mapping: [
-          { source: 'id', target: 'id' },
+      await peopleAndOut(`v ${type}`);
+      const spec = peopleToOut(
+        [
           {
             source: column,
             target: 'v',
@@ -85,14 +100,14 @@ describe('built-in functions', () => {
             },
           },
         ],
-      };
+        { kind: 'convert' },
+      );
       const streamed = await runTransform(spec, { source: db, fastPath: false });
       expect(streamed.fastPath).toBe(false);
-      expect((await rows('select v from out order by id')).map((r) => r.v)).toEqual(expected);
+      expect(await outColumn('v')).toEqual(expected);
       await db.connection.execute('delete from out');
       const fast = await runTransform(spec, { source: db });
-      if (fast.fastPath)
-        expect((await rows('select v from out order by id')).map((r) => r.v)).toEqual(expected);
+      if (fast.fastPath) expect(await outColumn('v')).toEqual(expected);
       else
         expect(
           BUILTIN_FUNCTIONS[fn as 'upper'].sql?.({
@@ -107,18 +122,12 @@ describe('built-in functions', () => {
   }
 
   it('uuid gives a new UUID per row and now one time for the whole run', async () => {
-    await people();
-    await db.connection.execute('create table out (id integer primary key, u text, t text)');
+    await peopleAndOut('u text, t text');
     await runTransform(
-      {
-        source: 'people',
-        target: 'out',
-        mapping: [
-          { source: 'id', target: 'id' },
-          { source: 'id', target: 'u', transform: { type: 'function', definition: 'uuid' } },
-          { source: 'id', target: 't', transform: { type: 'function', definition: 'NOW' } },
-        ],
-      },
+      peopleToOut([
+        { source: 'id', target: 'u', transform: { type: 'function', definition: 'uuid' } },
+        { source: 'id', target: 't', transform: { type: 'function', definition: 'NOW' } },
+      ]),
       { source: db },
     );
     const out = await rows('select u, t from out');
@@ -130,18 +139,12 @@ describe('built-in functions', () => {
   });
 
   it('a value a function cannot take is a row error (number of text)', async () => {
-    await people();
-    await db.connection.execute('create table out (id integer primary key, v real)');
+    await peopleAndOut('v real');
     await expect(
       runTransform(
-        {
-          source: 'people',
-          target: 'out',
-          mapping: [
-            { source: 'id', target: 'id' },
-            { source: 'email', target: 'v', transform: { type: 'function', definition: 'number' } },
-          ],
-        },
+        peopleToOut([
+          { source: 'email', target: 'v', transform: { type: 'function', definition: 'number' } },
+        ]),
         { source: db },
       ),
     ).rejects.toMatchObject({
@@ -155,46 +158,31 @@ describe('built-in functions', () => {
 describe('lookup, expression, custom', () => {
   it('lookup maps values (as text) and misses take the default, streamed and in SQL', async () => {
     for (const fastPath of [false, true]) {
-      await people();
-      await db.connection.execute('create table out (id integer primary key, country text)');
+      await peopleAndOut('country text');
       const result = await runTransform(
-        {
-          source: 'people',
-          target: 'out',
-          mapping: [
-            { source: 'id', target: 'id' },
-            {
-              source: 'country',
-              target: 'country',
-              transform: { type: 'lookup', definition: '{"uk":"United Kingdom","fr":"France"}' },
-              defaultValue: 'other',
-            },
-          ],
-        },
+        peopleToOut([
+          {
+            source: 'country',
+            target: 'country',
+            transform: { type: 'lookup', definition: '{"uk":"United Kingdom","fr":"France"}' },
+            defaultValue: 'other',
+          },
+        ]),
         { source: db, fastPath },
       );
       expect(result.fastPath).toBe(fastPath);
-      expect((await rows('select country from out order by id')).map((r) => r.country)).toEqual([
-        'United Kingdom',
-        'other',
-        'France',
-      ]);
+      expect(await outColumn('country')).toEqual(['United Kingdom', 'other', 'France']);
       await db.connection.close();
     }
   });
 
   it('expression is evaluated by the source database, including a subquery on another table', async () => {
-    await people();
+    await peopleAndOut('label text, country text');
     await db.connection.execute('create table countries (code text primary key, name text)');
     await db.connection.execute("insert into countries values ('uk', 'United Kingdom'), ('fr', 'France')");
-    await db.connection.execute('create table out (id integer primary key, label text, country text)');
     const result = await runTransform(
-      {
-        kind: 'enrich',
-        source: 'people',
-        target: 'out',
-        mapping: [
-          { source: 'id', target: 'id' },
+      peopleToOut(
+        [
           {
             source: '*',
             target: 'label',
@@ -209,7 +197,8 @@ describe('lookup, expression, custom', () => {
             },
           },
         ],
-      },
+        { kind: 'enrich' },
+      ),
       { source: db, fastPath: false },
     );
     expect(result.rowsWritten).toBe(3);
@@ -221,39 +210,28 @@ describe('lookup, expression, custom', () => {
   });
 
   it('custom calls the registered function with value, row and parameters', async () => {
-    await people();
-    await db.connection.execute('create table out (id integer primary key, v text)');
+    await peopleAndOut('v text');
     const registry = new TransformRegistry();
     registry.register(
       'tag',
       (value, row, parameters) => `${(parameters as { prefix: string }).prefix}${value}/${row.country}`,
     );
     const result = await runTransform(
-      {
-        source: 'people',
-        target: 'out',
-        mapping: [
-          { source: 'id', target: 'id' },
-          {
-            source: 'id',
-            target: 'v',
-            transform: { type: 'custom', definition: 'tag', parameters: { prefix: '#' } },
-          },
-        ],
-      },
+      peopleToOut([
+        {
+          source: 'id',
+          target: 'v',
+          transform: { type: 'custom', definition: 'tag', parameters: { prefix: '#' } },
+        },
+      ]),
       { source: db, registry },
     );
     expect(result.fastPath).toBe(false);
-    expect((await rows('select v from out order by id')).map((r) => r.v)).toEqual([
-      '#1/uk',
-      '#2/UK',
-      '#3/fr',
-    ]);
+    expect(await outColumn('v')).toEqual(['#1/uk', '#2/UK', '#3/fr']);
   });
 
   it('a custom function that throws stops with E_TRANSFORM_FAILED and leaves the target unchanged', async () => {
-    await people();
-    await db.connection.execute('create table out (id integer primary key, v text)');
+    await peopleAndOut('v text');
     await db.connection.execute("insert into out values (99, 'before')");
     const registry = new TransformRegistry();
     const boom = new Error('no country for 3');
@@ -262,15 +240,9 @@ describe('lookup, expression, custom', () => {
       return 'ok';
     });
     const error = await runTransform(
-      {
-        source: 'people',
-        target: 'out',
+      peopleToOut([{ source: 'id', target: 'v', transform: { type: 'custom', definition: 'explode' } }], {
         batchSize: 1,
-        mapping: [
-          { source: 'id', target: 'id' },
-          { source: 'id', target: 'v', transform: { type: 'custom', definition: 'explode' } },
-        ],
-      },
+      }),
       { source: db, registry, commit: 'end' },
     ).catch((e: unknown) => e);
     expect(error).toMatchObject({
@@ -283,38 +255,32 @@ describe('lookup, expression, custom', () => {
 });
 
 describe('mapping errors (E_MAPPING before anything is written)', () => {
-  const base = (mapping: TransformSpec['mapping'], extra: Partial<TransformSpec> = {}): TransformSpec => ({
-    source: 'people',
-    target: 'out',
-    mapping: [{ source: 'id', target: 'id' }, ...mapping],
-    ...extra,
-  });
   const cases: Array<[string, TransformSpec, RegExp]> = [
     [
       'unknown source column',
-      base([{ source: 'nope', target: 'v' }]),
+      peopleToOut([{ source: 'nope', target: 'v' }]),
       /mapping\[1\]\.source: no column "nope" in source table people/,
     ],
     [
       'unknown target column',
-      base([{ source: 'name', target: 'nope' }]),
+      peopleToOut([{ source: 'name', target: 'nope' }]),
       /mapping\[1\]\.target: no column "nope" in target table out/,
     ],
-    ['unknown source table', base([], { source: 'ghosts' }), /source: unknown source table "ghosts"/],
-    ['unknown target table', base([], { target: 'ghosts' }), /target: unknown target table "ghosts"/],
+    ['unknown source table', peopleToOut([], { source: 'ghosts' }), /source: unknown source table "ghosts"/],
+    ['unknown target table', peopleToOut([], { target: 'ghosts' }), /target: unknown target table "ghosts"/],
     [
       'unknown function',
-      base([{ source: 'name', target: 'v', transform: { type: 'function', definition: 'shout' } }]),
+      peopleToOut([{ source: 'name', target: 'v', transform: { type: 'function', definition: 'shout' } }]),
       /mapping\[1\]\.transform\.definition: unknown function "shout"/,
     ],
     [
       'unknown custom function',
-      base([{ source: 'name', target: 'v', transform: { type: 'custom', definition: 'nobody' } }]),
+      peopleToOut([{ source: 'name', target: 'v', transform: { type: 'custom', definition: 'nobody' } }]),
       /mapping\[1\]\.transform\.definition: no custom transform "nobody" is registered/,
     ],
     [
       'missing parameter',
-      base([
+      peopleToOut([
         {
           source: 'name',
           target: 'v',
@@ -325,24 +291,25 @@ describe('mapping errors (E_MAPPING before anything is written)', () => {
     ],
     [
       'bad lookup',
-      base([{ source: 'name', target: 'v', transform: { type: 'lookup', definition: '{oops' } }]),
+      peopleToOut([{ source: 'name', target: 'v', transform: { type: 'lookup', definition: '{oops' } }]),
       /lookup table is not valid JSON/,
     ],
     [
       'unknown rule',
-      base([{ source: 'name', target: 'v' }], { validation: [{ field: 'v', rule: 'shiny', message: '' }] }),
+      peopleToOut([{ source: 'name', target: 'v' }], {
+        validation: [{ field: 'v', rule: 'shiny', message: '' }],
+      }),
       /unknown rule/,
     ],
     [
       'rule on an unmapped field',
-      base([], { validation: [{ field: 'zzz', rule: 'required', message: '' }] }),
+      peopleToOut([], { validation: [{ field: 'zzz', rule: 'required', message: '' }] }),
       /validation\[0\]\.field/,
     ],
   ];
   for (const [name, spec, message] of cases) {
     it(name, async () => {
-      await people();
-      await db.connection.execute('create table out (id integer primary key, v text)');
+      await peopleAndOut('v text');
       await expect(runTransform(spec, { source: db })).rejects.toMatchObject({
         code: 'E_MAPPING',
         message: expect.stringMatching(message),
@@ -353,30 +320,26 @@ describe('mapping errors (E_MAPPING before anything is written)', () => {
   }
 
   it('checkTransform accepts a good spec against a snapshot', async () => {
-    await people();
-    await db.connection.execute('create table out (id integer primary key, v text)');
+    await peopleAndOut('v text');
     const snapshot = await db.dialect.introspect(db.connection);
-    await expect(checkTransform(base([{ source: 'name', target: 'v' }]), snapshot)).resolves.toBeUndefined();
+    await expect(
+      checkTransform(peopleToOut([{ source: 'name', target: 'v' }]), snapshot),
+    ).resolves.toBeUndefined();
   });
 });
 
 describe('validation rules', () => {
-  const spec = (severity: 'error' | 'warning'): TransformSpec => ({
-    source: 'people',
-    target: 'out',
-    mapping: [
-      { source: 'id', target: 'id' },
-      { source: 'email', target: 'email', transform: { type: 'function', definition: 'lower' } },
-    ],
-    validation: [
-      { field: 'email', rule: 'email', message: 'email must be an address', severity },
-      { field: 'id', rule: 'max:2', message: 'id too large', severity: 'warning' },
-    ],
-  });
-  const setup = async () => {
-    await people();
-    await db.connection.execute('create table out (id integer primary key, email text)');
-  };
+  const spec = (severity: 'error' | 'warning'): TransformSpec =>
+    peopleToOut(
+      [{ source: 'email', target: 'email', transform: { type: 'function', definition: 'lower' } }],
+      {
+        validation: [
+          { field: 'email', rule: 'email', message: 'email must be an address', severity },
+          { field: 'id', rule: 'max:2', message: 'id too large', severity: 'warning' },
+        ],
+      },
+    );
+  const setup = () => peopleAndOut('email text');
 
   it('an error rule under abort stops with E_DATA naming the row and leaves the target unchanged', async () => {
     await setup();
@@ -418,19 +381,13 @@ describe('validation rules', () => {
   });
 
   it('required without a value is a row error; defaultValue fills nulls', async () => {
-    await people();
-    await db.connection.execute('create table out (id integer primary key, name text, tags text)');
+    await peopleAndOut('name text, tags text');
     const rejectFile = join(db.dir, 'r.ndjson');
     const result = await runTransform(
-      {
-        source: 'people',
-        target: 'out',
-        mapping: [
-          { source: 'id', target: 'id' },
-          { source: 'name', target: 'name', required: true },
-          { source: 'tags', target: 'tags', defaultValue: '{}' },
-        ],
-      },
+      peopleToOut([
+        { source: 'name', target: 'name', required: true },
+        { source: 'tags', target: 'tags', defaultValue: '{}' },
+      ]),
       { source: db, onError: 'reject', rejectFile },
     );
     expect(result).toMatchObject({ rowsWritten: 2, rowsRejected: 1 });
@@ -444,8 +401,7 @@ describe('validation rules', () => {
 
 describe('kinds', () => {
   it('copy copies columns as they are ("*" = every column of the same name)', async () => {
-    await people();
-    await db.connection.execute('create table out (id integer primary key, country text, extra text)');
+    await peopleAndOut('country text, extra text');
     const result = await runTransform(
       { kind: 'copy', source: 'people', target: 'out', mapping: [{ source: '*', target: '*' }] },
       { source: db },
@@ -470,16 +426,10 @@ describe('kinds', () => {
   });
 
   it('convert maps with a filter', async () => {
-    await people();
-    await db.connection.execute('create table out (id integer primary key, who text)');
+    await peopleAndOut('who text');
     await runTransform(
-      {
-        kind: 'convert',
-        source: 'people',
-        target: 'out',
-        filter: 'score > 0',
-        mapping: [
-          { source: 'id', target: 'id' },
+      peopleToOut(
+        [
           {
             source: 'name',
             target: 'who',
@@ -487,7 +437,8 @@ describe('kinds', () => {
             defaultValue: '?',
           },
         ],
-      },
+        { kind: 'convert', filter: 'score > 0' },
+      ),
       { source: db, fastPath: false },
     );
     expect(await rows('select * from out order by id')).toEqual([
@@ -592,17 +543,10 @@ describe('kinds', () => {
     const target = await sqliteDb();
     try {
       await target.connection.execute('create table out (id integer primary key, email text)');
-      const result = await runTransform(
-        {
-          source: 'people',
-          target: 'out',
-          mapping: [
-            { source: 'id', target: 'id' },
-            { source: 'email', target: 'email' },
-          ],
-        },
-        { source: db, target },
-      );
+      const result = await runTransform(peopleToOut([{ source: 'email', target: 'email' }]), {
+        source: db,
+        target,
+      });
       expect(result).toMatchObject({ rowsWritten: 3, fastPath: false });
       expect((await target.rows('select count(*) as n from out'))[0]).toEqual({ n: 3 });
     } finally {
@@ -612,18 +556,10 @@ describe('kinds', () => {
 });
 
 describe('fast path', () => {
-  const spec: TransformSpec = {
-    source: 'people',
-    target: 'out',
-    mapping: [
-      { source: 'id', target: 'id' },
-      { source: 'email', target: 'email', transform: { type: 'function', definition: 'lower' } },
-    ],
-  };
-  const setup = async () => {
-    await people();
-    await db.connection.execute('create table out (id integer primary key, email text)');
-  };
+  const spec = peopleToOut([
+    { source: 'email', target: 'email', transform: { type: 'function', definition: 'lower' } },
+  ]);
+  const setup = () => peopleAndOut('email text');
 
   it('is taken when everything renders in SQL on one connection', async () => {
     await setup();
@@ -902,10 +838,6 @@ describe('createTransformRunner in a real migration', () => {
     });
     const run = await migrator.up();
     expect(run.error).toBeUndefined();
-    expect((await rows('select email from out order by id')).map((r) => r.email)).toEqual([
-      'a@x.com',
-      'b@x.com',
-      'c@x.com',
-    ]);
+    expect(await outColumn('email')).toEqual(['a@x.com', 'b@x.com', 'c@x.com']);
   });
 });
