@@ -7,27 +7,17 @@
 //                                                          the comparison (default 1,000,000 rows)
 //   node copy.mjs --rss-only [--rows N]                    cmpkg only: peak RSS of one copy (default 10,000,000)
 import { spawnSync } from 'node:child_process';
-import {
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PostgresDialect } from '@cmpkg/dialect-postgres';
 import { SqliteDialect } from '@cmpkg/dialect-sqlite';
 import Database from 'better-sqlite3';
-import { count, prng, run } from './lib.mjs';
+import { cachedSqliteFile, count, median, prng, run } from './lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const ADMIN_URL = process.env.CMPKG_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const TABLE = 'events';
 /** Bumped whenever the generator changes, so a cached file of an older shape is never reused. */
@@ -164,34 +154,16 @@ const CREATE_SOURCE = `CREATE TABLE ${TABLE} (
   tags JSON NOT NULL
 )`;
 
-/**
- * The SQLite file with `rows` rows, generated once and kept under bench/.data/ (keyed by row count
- * and generator version): prepared inserts in one transaction, written to a temp name then renamed
- * so an interrupted generation is never taken for a finished one.
- */
+/** The SQLite file with `rows` rows, generated once ({@link cachedSqliteFile}). */
 function sourceFile(rows) {
-  const dir = join(here, '.data');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, '.gitignore'), '*\n');
-  const file = join(dir, `events-${rows}-v${GENERATOR_VERSION}.db`);
-  if (existsSync(file)) return { file, generated: false, ...averageBytes(file) };
-  const partial = `${file}.partial`;
-  rmSync(partial, { force: true });
-  const started = performance.now();
-  const db = new Database(partial);
-  db.pragma('journal_mode = OFF');
-  db.pragma('synchronous = OFF');
-  db.exec(CREATE_SOURCE);
-  const insert = db.prepare(`INSERT INTO ${TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  const rand = prng(20261121);
-  const row = new Array(9);
-  db.transaction(() => {
+  const { file, generated } = cachedSqliteFile(`events-${rows}-v${GENERATOR_VERSION}.db`, (db) => {
+    db.exec(CREATE_SOURCE);
+    const insert = db.prepare(`INSERT INTO ${TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const rand = prng(20261121);
+    const row = new Array(9);
     for (let id = 1; id <= rows; id++) insert.run(makeRow(rand, id, row));
-  })();
-  db.close();
-  renameSync(partial, file);
-  process.stderr.write(`  generated ${file} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
-  return { file, generated: true, ...averageBytes(file) };
+  });
+  return { file, generated, ...averageBytes(file) };
 }
 
 /** Average bytes of values per row, over a sample of 10,000 rows spread over the table. */
@@ -413,7 +385,6 @@ process.stderr.write(
 );
 if (source.rows !== ROWS) throw new Error(`${source.file} holds ${source.rows} rows, expected ${ROWS}`);
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const results = {};
 let contentHash;
 

@@ -1,12 +1,16 @@
-// Helpers shared by the benchmark scripts: a seeded generator for reproducible rows, a child
-// process runner that reports wall-clock seconds and, through GNU time, peak RSS, and what the HTTP
-// benches need: a free port, a long-running server process, a plain HTTP request.
+// Helpers shared by the benchmark scripts: a seeded generator for reproducible rows, a cached
+// generated SQLite file, a child process runner that reports wall-clock seconds and, through GNU
+// time, peak RSS, the median, and what the HTTP benches need: a free port, a long-running server
+// process, a plain HTTP request.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 
 /** mulberry32: small, fast, and the same sequence on every machine for the same seed. */
 export function prng(seed) {
@@ -19,6 +23,34 @@ export function prng(seed) {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * A generated SQLite file, made once and kept under bench/.data/ as `name` (put the row count and
+ * the generator's version into it): `fill(db)` runs in one transaction on a temporary file, journal
+ * and sync off, which is then renamed, so an interrupted generation is never taken for a finished
+ * one. Returns the path and whether it was generated now.
+ */
+export function cachedSqliteFile(name, fill) {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), '.data');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, '.gitignore'), '*\n');
+  const file = join(dir, name);
+  if (existsSync(file)) return { file, generated: false };
+  const partial = `${file}.partial`;
+  rmSync(partial, { force: true });
+  const started = performance.now();
+  const db = new Database(partial);
+  db.pragma('journal_mode = OFF');
+  db.pragma('synchronous = OFF');
+  db.transaction(() => fill(db))();
+  db.close();
+  renameSync(partial, file);
+  process.stderr.write(`  generated ${file} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  return { file, generated: true };
+}
+
+/** The middle value of `xs` (the upper one of an even count). */
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** GNU time, where installed, gives every contender's peak RSS the same way. */
 const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;

@@ -5,25 +5,14 @@
 //
 //   node package.mjs [--rows N] [--runs N]     default 1,000,000 rows (~100 MB of NDJSON), median of 3
 import { spawnSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import Database from 'better-sqlite3';
-import { count, prng, run } from './lib.mjs';
+import { cachedSqliteFile, count, median, prng, run } from './lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const TABLE = 'events';
 /** Bumped whenever the generator changes, so a cached file of an older shape is never reused. */
 const GENERATOR_VERSION = 1;
@@ -97,26 +86,13 @@ const WORDS = (
 ).split(' ');
 const CATEGORIES = ['billing', 'network', 'storage', 'auth', 'compute', 'database'];
 
-/**
- * The SQLite file with `rows` rows of ~100 bytes of NDJSON each, generated once and kept under
- * bench/.data/ (written to a temp name, then renamed, so an interrupted run is never reused).
- */
+/** The SQLite file with `rows` rows of ~100 bytes of NDJSON each, generated once ({@link cachedSqliteFile}). */
 function sourceFile(rows) {
-  const dir = join(here, '.data');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, '.gitignore'), '*\n');
-  const file = join(dir, `package-${rows}-v${GENERATOR_VERSION}.db`);
-  if (existsSync(file)) return file;
-  const partial = `${file}.partial`;
-  rmSync(partial, { force: true });
-  const db = new Database(partial);
-  db.pragma('journal_mode = OFF');
-  db.pragma('synchronous = OFF');
-  db.exec(CREATE_TABLE);
-  const insert = db.prepare(`INSERT INTO ${TABLE} VALUES (?, ?, ?, ?, ?)`);
-  const rand = prng(20261121);
-  const word = () => WORDS[Math.floor(rand() * WORDS.length)];
-  db.transaction(() => {
+  return cachedSqliteFile(`package-${rows}-v${GENERATOR_VERSION}.db`, (db) => {
+    db.exec(CREATE_TABLE);
+    const insert = db.prepare(`INSERT INTO ${TABLE} VALUES (?, ?, ?, ?, ?)`);
+    const rand = prng(20261121);
+    const word = () => WORDS[Math.floor(rand() * WORDS.length)];
     for (let id = 1; id <= rows; id++) {
       insert.run(
         id,
@@ -126,10 +102,7 @@ function sourceFile(rows) {
         new Date(Date.UTC(2024, 0, 1) + Math.floor(rand() * 3e10)).toISOString().slice(0, 19),
       );
     }
-  })();
-  db.close();
-  renameSync(partial, file);
-  return file;
+  }).file;
 }
 
 const CREATE_TABLE = `CREATE TABLE ${TABLE} (
@@ -142,7 +115,6 @@ const CREATE_TABLE = `CREATE TABLE ${TABLE} (
 
 // ---------------------------------------------------------------- the runs
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const self = fileURLToPath(import.meta.url);
 
 async function cmpkgChild(job) {
