@@ -285,7 +285,8 @@ export class RegistryStore implements RegistryReader {
   async search(query: { text?: string; size: number; from: number }): Promise<SearchPage> {
     const text = (query.text ?? '').trim().toLowerCase();
     const rows = await this.db.query((db) => {
-      let q = db.selectFrom('registry_plugins').select(['id', 'name', 'description']);
+      // Only ids: the ranking reads the id, and the page's summaries come from one query afterwards.
+      let q = db.selectFrom('registry_plugins').select(['id']);
       if (text !== '') {
         const pattern = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
         q = q.where((eb) =>
